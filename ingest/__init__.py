@@ -1,0 +1,31 @@
+"""ingest: reading lists and other sources → fetched, cleaned, deduplicated articles in SQLite."""
+
+import logging
+
+from ingest.pipeline import IngestReport, ProgressFn, run_ingest
+from ingest.settings import FetchSettings, IngestSettings
+from ingest.sources import SourceError, parse_reading_list, parse_source_spec
+from ingest.store import ArticleStore, StoreStats
+from ingest.types import Article, FetchResult, Link, SourceKind, SourceSpec
+from ingest.urls import canonical_url
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = [
+    "Article",
+    "ArticleStore",
+    "FetchResult",
+    "FetchSettings",
+    "IngestReport",
+    "IngestSettings",
+    "Link",
+    "ProgressFn",
+    "SourceError",
+    "SourceKind",
+    "SourceSpec",
+    "StoreStats",
+    "canonical_url",
+    "parse_reading_list",
+    "parse_source_spec",
+    "run_ingest",
+]

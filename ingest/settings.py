@@ -1,0 +1,43 @@
+"""Typed settings for ingest; loaded once at the edge (see assistant.config)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FetchSettings(BaseModel):
+    """How links are fetched over the network."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    concurrency: int = Field(8, ge=1, le=256, description="Maximum requests in flight at once.")
+    per_host: int = Field(2, ge=1, le=64, description="Maximum requests in flight per host.")
+    timeout: float = Field(20.0, gt=0, description="Connect and read timeout in seconds.")
+    retries: int = Field(2, ge=0, le=10, description="Retries on 429, 5xx and connection errors.")
+    max_bytes: int = Field(
+        10_000_000, ge=1024, description="Responses larger than this are refused (bytes)."
+    )
+    max_redirects: int = Field(5, ge=0, le=30, description="Redirects followed before giving up.")
+    user_agent: str = Field(
+        "linkrag/0.1 (+https://github.com/linkrag/linkrag)",
+        description="User-Agent header sent with every request.",
+    )
+    allow_loopback: bool = Field(
+        False, description="Allow fetching from 127.0.0.0/8 and ::1 (tests, local mirrors)."
+    )
+    allow_private: bool = Field(
+        False, description="Allow fetching from private, link-local and metadata addresses."
+    )
+    github_raw: bool = Field(
+        True, description="Fetch GitHub blob pages as raw markdown (cleaner text)."
+    )
+
+
+class IngestSettings(BaseModel):
+    """What counts as an article once fetched."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_chars: int = Field(
+        200, ge=0, description="Pages with less main text than this are not articles."
+    )

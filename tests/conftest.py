@@ -1,0 +1,150 @@
+"""Shared fixtures: a network guard, isolated state, and a loopback HTTP server."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+DEMO = REPO / "examples" / "demo"
+
+
+def _is_loopback(address: object) -> bool:
+    if isinstance(address, tuple) and address:
+        host = str(address[0])
+        if host in ("localhost", ""):
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False  # an unresolved hostname: resolution would hit DNS
+    return True  # AF_UNIX paths and other local families
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+        raise AssertionError(f"test tried to open a non-loopback socket to {address!r}")
+    _real_connect(self, address)  # type: ignore[arg-type]
+
+
+def _guarded_connect_ex(self: socket.socket, address: object) -> int:
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+        raise AssertionError(f"test tried to open a non-loopback socket to {address!r}")
+    return _real_connect_ex(self, address)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _network_guard() -> Iterator[None]:
+    """Fail any test that opens a socket to anything but loopback."""
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+    yield
+    socket.socket.connect = _real_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own data dir, and no LINKRAG_* setting leaks in."""
+    for key in list(os.environ):
+        if key.startswith("LINKRAG_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("LINKRAG_DATA", str(tmp_path / "data"))
+
+
+@dataclass
+class Route:
+    """A canned response of the loopback server."""
+
+    body: bytes
+    content_type: str = "text/html; charset=utf-8"
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class LoopbackServer:
+    """A real HTTP server on 127.0.0.1 serving `routes`; `hits` counts requests per path."""
+
+    base: str
+    routes: dict[str, Route]
+    hits: dict[str, int]
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+
+def _handler(routes: dict[str, Route], hits: dict[str, int]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits[self.path] = hits.get(self.path, 0) + 1
+            route = routes.get(self.path)
+            if route is None:
+                route = Route(b"not found", "text/plain", 404)
+            self.send_response(route.status)
+            self.send_header("Content-Type", route.content_type)
+            self.send_header("Content-Length", str(len(route.body)))
+            for key, value in route.headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(route.body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # keep test output clean
+
+    return Handler
+
+
+@pytest.fixture
+def loopback_server() -> Iterator[Callable[[dict[str, Route]], LoopbackServer]]:
+    """Start loopback servers on demand; all are shut down after the test."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(routes: dict[str, Route]) -> LoopbackServer:
+        hits: dict[str, int] = {}
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(routes, hits))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return LoopbackServer(f"http://127.0.0.1:{server.server_address[1]}", routes, hits)
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def demo_routes() -> dict[str, Route]:
+    """The offline demo's files as loopback routes (path relative to examples/demo/site)."""
+    site = DEMO / "site"
+    routes: dict[str, Route] = {}
+    for file in sorted(site.rglob("*")):
+        if file.is_file():
+            ctype = "text/html; charset=utf-8" if file.suffix == ".html" else "text/markdown; charset=utf-8"
+            routes["/" + file.relative_to(site).as_posix()] = Route(file.read_bytes(), ctype)
+    return routes
+
+
+@pytest.fixture
+def shared_corpus() -> Path:
+    """The shared WARC archive; tests that need it skip cleanly when ../shared is absent."""
+    warc = SHARED / "corpus" / "llm-articles.warc.gz"
+    if not warc.exists():
+        pytest.skip("../shared/corpus is absent")
+    return warc
