@@ -1,0 +1,36 @@
+"""index: articles → heading-aware chunks → embeddings → FAISS + BM25, fused by RRF."""
+
+import logging
+
+from index.builder import ArticleSource, IndexBuildError, IndexReport, ProgressFn, build_index
+from index.chunking import chunk_article, embed_text
+from index.embedders import Embedder, get_embedder, register_embedder
+from index.lexical import tokenize
+from index.search import SearchIndex
+from index.settings import IndexSettings
+from index.store import IndexLoadError, IndexMismatchError, IndexNotFoundError, current_version
+from index.types import Chunk, Hit
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = [
+    "ArticleSource",
+    "Chunk",
+    "Embedder",
+    "Hit",
+    "IndexBuildError",
+    "IndexLoadError",
+    "IndexMismatchError",
+    "IndexNotFoundError",
+    "IndexReport",
+    "IndexSettings",
+    "ProgressFn",
+    "SearchIndex",
+    "build_index",
+    "chunk_article",
+    "current_version",
+    "embed_text",
+    "get_embedder",
+    "register_embedder",
+    "tokenize",
+]

@@ -1,0 +1,96 @@
+"""BM25 over mixed Chinese/English tokens: jieba search mode for Chinese, identifiers kept whole."""
+
+from __future__ import annotations
+
+import re
+import threading
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+_CJK_RUN = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
+# Identifiers survive whole (ZeRO-3, CUDA_VISIBLE_DEVICES, v2.0, C++); a trailing
+# sentence dot is not part of the word because [-.+] must be followed by a word char.
+_WORD = re.compile(r"\w+(?:[-.+]\w+)*\+*")
+_PARTS = re.compile(r"[^\W_]+")
+_EN_STOPWORDS = "a an and are as at be by for from how in is it of on or the this to what with"
+_ZH_STOPWORDS = "的 了 是 在 和 与 及 或 也 就 都 而 这 那 之 其 于 为 吗 呢 吧 啊"
+_STOPWORDS = frozenset(_EN_STOPWORDS.split()) | frozenset(_ZH_STOPWORDS.split())
+
+_jieba_lock = threading.Lock()
+_user_words_loaded = False
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercased search tokens of a mixed zh/en text; punctuation and stopwords dropped.
+
+    Compound identifiers also yield their parts ("zero-3" → "zero-3", "zero", "3"), so a
+    query naming only a part still matches.
+    """
+    tokens: list[str] = []
+    for i, part in enumerate(_CJK_RUN.split(text.lower())):
+        if i % 2:
+            tokens.extend(_cut_chinese(part))
+            continue
+        for word in _WORD.findall(part):
+            tokens.append(word)
+            pieces = _PARTS.findall(word)
+            if len(pieces) > 1:
+                tokens.extend(pieces)
+    return [t for t in tokens if t not in _STOPWORDS]
+
+
+def _cut_chinese(run: str) -> list[str]:
+    import jieba  # deferred: jieba builds its prefix dictionary on first use
+
+    _load_user_words(jieba)
+    return [t for t in jieba.lcut_for_search(run) if t.strip()]
+
+
+def _load_user_words(jieba: object) -> None:
+    """Teach jieba the LLM vocabulary once per process (大模型, 张量并行, …)."""
+    global _user_words_loaded
+    with _jieba_lock:
+        if _user_words_loaded:
+            return
+        words = resources.files("index").joinpath("data/llm_terms.txt").read_text("utf-8")
+        for word in words.split():
+            jieba.add_word(word)  # type: ignore[attr-defined]
+        _user_words_loaded = True
+
+
+class LexicalIndex:
+    """A bm25s index whose document i is chunk i of the index folder."""
+
+    def __init__(self, model: object) -> None:
+        self._model = model
+
+    @classmethod
+    def build(cls, corpus_tokens: list[list[str]]) -> LexicalIndex:
+        import bm25s
+
+        model = bm25s.BM25()
+        model.index(corpus_tokens, show_progress=False)
+        return cls(model)
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(folder), show_progress=False))
+
+    def save(self, folder: Path) -> None:
+        self._model.save(str(folder), show_progress=False)  # type: ignore[attr-defined]
+
+    def search(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
+        """Top `k` (chunk index, BM25 score) pairs with a positive score, best first."""
+        vocab: dict[str, int] = self._model.vocab_dict  # type: ignore[attr-defined]
+        ids = [vocab[t] for t in query_tokens if t in vocab]
+        if not ids or k <= 0:
+            return []
+        scores = np.asarray(self._model.get_scores(ids))  # type: ignore[attr-defined]
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]

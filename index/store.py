@@ -1,0 +1,165 @@
+"""Versioned index folders under `data_dir/index/`, with an atomically swapped CURRENT pointer.
+
+A build writes everything into `index/.tmp-<version>/`, renames it to `index/<version>/`
+and only then replaces `index/CURRENT`. Until that last `os.replace`, readers keep
+loading the previous version, so a crash mid-build never breaks search.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from index.settings import IndexSettings
+from index.types import Chunk
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+DENSE_FILE = "faiss.index"
+LEXICAL_DIR = "bm25"
+CHUNKS_FILE = "chunks.jsonl"
+META_FILE = "meta.json"
+CURRENT_FILE = "CURRENT"
+_STALE_SECONDS = 3600  # a staging folder this old belongs to a build that died
+
+
+class IndexLoadError(Exception):
+    """The index cannot be loaded; the message names the problem and the fix."""
+
+
+class IndexNotFoundError(IndexLoadError):
+    """No index has been built in this data directory yet."""
+
+
+class IndexMismatchError(IndexLoadError):
+    """The index was built with settings that differ from the configuration."""
+
+
+def index_root(data_dir: Path) -> Path:
+    return Path(data_dir) / "index"
+
+
+def current_version(data_dir: Path) -> str | None:
+    """The live version name, or None when no build has completed."""
+    pointer = index_root(data_dir) / CURRENT_FILE
+    try:
+        version = pointer.read_text("utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return version or None
+
+
+def current_folder(data_dir: Path) -> Path:
+    """The live version's folder; IndexNotFoundError when there is none."""
+    version = current_version(data_dir)
+    folder = index_root(data_dir) / version if version else None
+    if folder is None or not (folder / META_FILE).exists():
+        raise IndexNotFoundError(f"no index yet in {data_dir}: run `linkrag build`")
+    return folder
+
+
+def new_staging(data_dir: Path) -> tuple[str, Path]:
+    """A fresh version name and the empty staging folder a build writes into."""
+    version = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+    staging = index_root(data_dir) / f".tmp-{version}"
+    staging.mkdir(parents=True)
+    return version, staging
+
+
+def publish(data_dir: Path, version: str, staging: Path) -> Path:
+    """Move a finished staging folder into place and point CURRENT at it."""
+    root = index_root(data_dir)
+    previous = current_version(data_dir)
+    folder = root / version
+    os.replace(staging, folder)
+    tmp = root / f"{CURRENT_FILE}.{secrets.token_hex(4)}.tmp"
+    tmp.write_text(version + "\n", "utf-8")
+    os.replace(tmp, root / CURRENT_FILE)
+    _prune(root, keep={version, previous})
+    return folder
+
+
+def _prune(root: Path, keep: set[str | None]) -> None:
+    """Drop versions other than the live and previous ones, and dead staging folders."""
+    now = time.time()
+    for entry in root.iterdir():
+        if not entry.is_dir() or entry.name in keep:
+            continue
+        staging = entry.name.startswith(".tmp-")
+        if staging and now - entry.stat().st_mtime < _STALE_SECONDS:
+            continue  # possibly a concurrent build still writing
+        if staging or (entry / META_FILE).exists():
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def make_meta(settings: IndexSettings, embedder_id: str, dim: int, articles: int,
+              chunks: int) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "embedder": embedder_id,
+        "dim": dim,
+        "chunk_size": settings.chunk_size,
+        "chunk_overlap": settings.chunk_overlap,
+        "articles": articles,
+        "chunks": chunks,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def write_meta(folder: Path, meta: dict[str, Any]) -> None:
+    (folder / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", "utf-8")
+
+
+def read_meta(folder: Path) -> dict[str, Any]:
+    try:
+        meta: dict[str, Any] = json.loads((folder / META_FILE).read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexLoadError(
+            f"unreadable {folder / META_FILE} ({exc}): run `linkrag index`"
+        ) from exc
+    return meta
+
+
+def check_meta(meta: dict[str, Any], settings: IndexSettings, embedder_id: str) -> None:
+    """Refuse an index the configuration cannot query; warn when only chunking differs."""
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"index format {meta.get('format_version')} but this linkrag reads format "
+            f"{FORMAT_VERSION}: run `linkrag index` to rebuild"
+        )
+    if meta.get("embedder") != embedder_id:
+        raise IndexMismatchError(
+            f"index built with embedder {meta.get('embedder')} but config says {embedder_id}: "
+            "run `linkrag index` to rebuild"
+        )
+    built = (meta.get("chunk_size"), meta.get("chunk_overlap"))
+    if built != (settings.chunk_size, settings.chunk_overlap):
+        log.warning(
+            "index built with chunk size/overlap %s/%s, config says %s/%s: run `linkrag index`"
+            " to apply", *built, settings.chunk_size, settings.chunk_overlap,
+        )
+
+
+def write_chunks(folder: Path, chunks: Iterable[Chunk]) -> None:
+    with (folder / CHUNKS_FILE).open("w", encoding="utf-8") as out:
+        for chunk in chunks:
+            out.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
+
+
+def read_chunks(folder: Path) -> Iterator[Chunk]:
+    with (folder / CHUNKS_FILE).open(encoding="utf-8") as lines:
+        for line in lines:
+            yield Chunk(**json.loads(line))
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())

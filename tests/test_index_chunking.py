@@ -1,0 +1,133 @@
+"""Chunking: exact offsets, sentence boundaries, whole code blocks and tables, heading paths."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from index import Chunk, IndexSettings, chunk_article
+from index.chunking import embed_text
+from ingest import Article
+
+ZH_SENTENCES = "".join(
+    f"第{i}句讲的是张量并行如何把矩阵乘法切开{'。！？；'[i % 4]}" for i in range(40)
+)
+EN_SENTENCES = " ".join(
+    f"Sentence {i} explains how pipeline parallelism splits layers{'.!?'[i % 3]}" for i in range(40)
+)
+CODE = "```python\n" + "\n".join(f"x_{i} = compute({i})  # step {i}" for i in range(12)) + "\n```"
+TABLE = "| model | params |\n|---|---|\n" + "\n".join(f"| m{i} | {i}B |" for i in range(12))
+
+DOC = f"""# Parallelism notes
+
+Intro paragraph. It has two sentences.
+
+## 张量并行
+
+{ZH_SENTENCES}
+
+## Pipeline
+
+{EN_SENTENCES}
+
+### Code
+
+{CODE}
+
+### Table
+
+{TABLE}
+"""
+
+
+def _article(text: str = DOC, title: str = "Parallelism notes") -> Article:
+    return Article(url="https://example.org/notes", title=title, text=text, id=7, topic="训练")
+
+
+def _chunks(size: int = 300, overlap: int = 60, text: str = DOC) -> list[Chunk]:
+    return chunk_article(_article(text), IndexSettings(chunk_size=size, chunk_overlap=overlap))
+
+
+@pytest.mark.parametrize(("size", "overlap"), [(100, 0), (300, 60), (800, 200)])
+def test_offsets_are_exact_and_sizes_bounded(size: int, overlap: int) -> None:
+    chunks = _chunks(size, overlap)
+    assert chunks
+    for chunk in chunks:
+        assert DOC[chunk.start : chunk.end] == chunk.text
+        assert chunk.text == chunk.text.strip()
+        assert len(chunk.text) <= size
+        assert (chunk.article_id, chunk.topic) == (7, "训练")
+        assert chunk.url == "https://example.org/notes"
+
+
+def test_every_sentence_is_covered() -> None:
+    covered = set()
+    for chunk in _chunks(200, 40):
+        covered.update(range(chunk.start, chunk.end))
+    for i in range(40):
+        sentence = f"Sentence {i} explains"
+        assert DOC.index(sentence) in covered
+
+
+def test_prose_chunks_end_at_sentence_boundaries() -> None:
+    chunks = [c for c in _chunks(200, 40) if c.heading in ("张量并行", "Pipeline")]
+    assert len(chunks) > 6
+    for chunk in chunks:
+        assert chunk.text[-1] in "。！？；.!?", chunk.text
+        assert chunk.text[0] in "第S", chunk.text  # starts at a sentence start too
+
+
+def test_overlap_repeats_the_tail_of_the_previous_chunk() -> None:
+    chunks = [c for c in _chunks(200, 80) if c.heading == "Pipeline"]
+    assert any(b.start < a.end for a, b in itertools.pairwise(chunks))
+
+
+def test_code_block_and_table_kept_whole_when_they_fit() -> None:
+    chunks = _chunks(600, 60)
+    assert any(c.text == CODE for c in chunks)
+    assert any(c.text == TABLE for c in chunks)
+
+
+def test_oversized_code_block_splits_at_line_ends() -> None:
+    chunks = [c for c in _chunks(150, 0) if c.heading.endswith("Code")]
+    assert len(chunks) > 1
+    assert "".join(c.text + "\n" for c in chunks).strip() == CODE
+    for chunk in chunks[:-1]:
+        assert DOC[chunk.end] == "\n"  # cut at a line end, never inside a line
+
+
+def test_heading_paths_skip_the_title_and_nest() -> None:
+    headings = {c.heading for c in _chunks()}
+    assert headings == {"", "张量并行", "Pipeline", "Pipeline > Code", "Pipeline > Table"}
+
+
+def test_headings_inside_code_fences_are_not_headings() -> None:
+    text = "## Real\n\nSome text here.\n\n```bash\n# not a heading\necho hi\n```\n"
+    chunks = _chunks(text=text)
+    assert {c.heading for c in chunks} == {"Real"}
+    assert any("# not a heading" in c.text for c in chunks)
+
+
+def test_chunk_ids_are_stable_and_unique() -> None:
+    first, second = _chunks(), _chunks()
+    assert [c.chunk_id for c in first] == [c.chunk_id for c in second]
+    assert len({c.chunk_id for c in first}) == len(first)
+    assert all(len(c.chunk_id) == 16 for c in first)
+
+
+def test_embed_text_prepends_title_and_heading() -> None:
+    chunk = next(c for c in _chunks() if c.heading == "Pipeline > Code")
+    assert embed_text(chunk) == f"Parallelism notes > Pipeline > Code\n{chunk.text}"
+
+
+def test_long_sentence_without_punctuation_is_hard_split() -> None:
+    text = "".join(chr(0x4E00 + i) for i in range(1000))  # no punctuation, no repeats
+    chunks = _chunks(200, 0, text=text)
+    assert "".join(c.text for c in chunks) == text
+    assert all(len(c.text) <= 200 for c in chunks)
+
+
+def test_article_without_id_is_refused() -> None:
+    with pytest.raises(ValueError, match="no id"):
+        chunk_article(Article(url="u", title="t", text="x."), IndexSettings())

@@ -1,0 +1,43 @@
+"""Lexical side: mixed zh/en tokenization and BM25 ranking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from index.lexical import LexicalIndex, tokenize
+
+
+def test_identifiers_survive_whole_and_lowercased() -> None:
+    tokens = tokenize("Set CUDA_VISIBLE_DEVICES before ZeRO-3, see v2.0 and C++.")
+    for token in ("cuda_visible_devices", "zero-3", "v2.0", "c++"):
+        assert token in tokens
+    assert "zero" in tokens and "3" in tokens  # parts too, so "ZeRO" alone matches
+    assert all(t == t.lower() for t in tokens)
+
+
+def test_chinese_uses_search_mode_and_llm_terms() -> None:
+    tokens = tokenize("大模型推理时KV cache占用显存，张量并行可以缓解。")
+    for token in ("大模型", "模型", "推理", "kv", "cache", "显存", "张量并行", "张量", "并行"):
+        assert token in tokens, token
+    assert "，" not in tokens and "。" not in tokens
+    assert "的" not in tokenize("显存的占用")
+
+
+def test_punctuation_and_whitespace_dropped() -> None:
+    assert tokenize("  ——！？ ... \n\t") == []
+    assert tokenize("") == []
+
+
+def test_bm25_ranks_exact_identifier_first(tmp_path: Path) -> None:
+    docs = [
+        "显存优化：ZeRO-3 切分参数。",
+        "Set CUDA_VISIBLE_DEVICES to pick GPUs.",
+        "LoRA trains low-rank adapters.",
+    ]
+    index = LexicalIndex.build([tokenize(d) for d in docs])
+    index.save(tmp_path / "bm25")
+    loaded = LexicalIndex.load(tmp_path / "bm25")
+    for model in (index, loaded):
+        assert model.search(tokenize("CUDA_VISIBLE_DEVICES"), 3)[0][0] == 1
+        assert model.search(tokenize("zero-3 怎么切分"), 3)[0][0] == 0
+        assert model.search(tokenize("完全无关 unrelatedword"), 3) == []
