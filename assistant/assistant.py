@@ -1,0 +1,221 @@
+"""`Assistant`: the Python API over ingest, index and the answer chain."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel
+
+from assistant.answerers import AnswerInput, ExtractiveAnswerer, question_terms
+from assistant.config import AppConfig, load_config
+from assistant.prompts import question_language, reply
+from assistant.retriever import HybridRetriever, Searcher, documents_to_hits
+from assistant.types import Answer
+from index import (
+    Embedder,
+    Hit,
+    IndexReport,
+    SearchIndex,
+    build_index,
+    current_version,
+    get_embedder,
+)
+from ingest import ArticleStore, IngestReport, ProgressFn, parse_source_spec, run_ingest
+
+logger = logging.getLogger(__name__)
+
+History = list[dict[str, str]]
+_STREAM_PIECE = re.compile(r".+?(?:\]|$)", re.DOTALL)
+_FOLLOW_UP_TERMS = 2  # questions with this few content terms lean on the previous one
+
+
+@dataclass
+class RebuildReport:
+    """What `Assistant.rebuild` did: the ingest report, the index report, total time."""
+
+    ingest: IngestReport
+    index: IndexReport
+    seconds: float
+
+
+def condense_question(question: str, history: History | None) -> str:
+    """The retrieval query for a follow-up: short questions borrow the previous question.
+
+    Extractive answering has no LLM to rewrite "and its memory cost?" into a standalone
+    question, so the last user turn is prepended for retrieval only.
+    """
+    if not history or len(question_terms(question)) > _FOLLOW_UP_TERMS:
+        return question
+    previous = [m.get("content", "") for m in history if m.get("role") == "user"]
+    previous = [p for p in previous if p.strip() and p.strip() != question.strip()]
+    return f"{previous[-1]} {question}" if previous else question
+
+
+class Assistant:
+    """Search and cited answers over the indexed articles; loads the index lazily."""
+
+    def __init__(self, config: AppConfig, index: SearchIndex | Searcher | None = None) -> None:
+        self.config = config
+        self._lock = threading.RLock()
+        self._index: Searcher | None = index
+        self._embedder: Embedder | None = index.embedder if index is not None else None
+        self._chain: Runnable[dict[str, str], Answer] | None = None
+
+    @classmethod
+    def from_config(cls, path: str | Path | None = "config.yaml") -> Assistant:
+        """An assistant configured from a YAML file plus LINKRAG_* environment overrides."""
+        return cls(load_config(path))
+
+    @property
+    def data_dir(self) -> Path:
+        return self.config.data_dir
+
+    @property
+    def index(self) -> Searcher:
+        """The live index, loaded on first use; raises IndexNotFoundError before a build."""
+        current = self._index
+        if current is not None:
+            return current
+        with self._lock:
+            if self._index is None:
+                self._index = self._load_index()
+            return self._index
+
+    def has_index(self) -> bool:
+        """True when an index is loaded or built (no loading happens here)."""
+        return self._index is not None or current_version(self.data_dir) is not None
+
+    def embedder(self) -> Embedder:
+        """The configured embedder, shared by loading and building (loads its model lazily)."""
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = get_embedder(self.config.index)
+            return self._embedder
+
+    def _load_index(self) -> SearchIndex:
+        started = time.perf_counter()
+        loaded = SearchIndex.load(self.data_dir, self.config.index, embedder=self.embedder())
+        logger.info("loaded index %s in %.2fs", loaded.version, time.perf_counter() - started)
+        return loaded
+
+    def chain(self) -> Runnable[dict[str, str], Answer]:
+        """The LCEL chain {"question", "query"} → retriever | extractive answerer."""
+        with self._lock:
+            if self._chain is None:
+                index = self.index
+                retriever = HybridRetriever(index=index, k=self.config.answer.top_k)
+                gather: Runnable[dict[str, str], AnswerInput] = RunnableParallel(
+                    question=itemgetter("question"),
+                    hits=itemgetter("query") | retriever | RunnableLambda(documents_to_hits),
+                )  # type: ignore[assignment]  # RunnableParallel is typed dict[str, Any]
+                self._chain = gather | ExtractiveAnswerer(index.embedder, self.config.answer)
+            return self._chain
+
+    def search(self, query: str, k: int = 8) -> list[Hit]:
+        """Hybrid search: the top `k` chunks, at most a few per article."""
+        if not query.strip():
+            return []
+        return self.index.search(query, k=k)
+
+    def ask(self, question: str, history: History | None = None) -> Answer:
+        """A cited answer, or the fixed "not covered" reply when evidence is weak."""
+        if not question.strip():
+            return Answer(reply("empty_question", question_language(question)), abstained=True)
+        query = condense_question(question, history)
+        return self.chain().invoke({"question": question, "query": query})
+
+    def stream(self, question: str, history: History | None = None) -> Iterator[str | Answer]:
+        """Text deltas of the answer (sentence by sentence), then the final Answer."""
+        answer = self.ask(question, history)
+        yield from _STREAM_PIECE.findall(answer.text)
+        yield answer
+
+    def ingest(
+        self,
+        progress: ProgressFn | None = None,
+        *,
+        replay: Path | None = None,
+        record: Path | None = None,
+        sources: list[str] | None = None,
+    ) -> IngestReport:
+        """Fetch and clean every source into the store (incremental)."""
+        chosen = self.config.sources if sources is None else sources
+        specs = [parse_source_spec(spec) for spec in chosen]
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with ArticleStore.open(self.data_dir) as store:
+            return run_ingest(
+                store, specs, self.config.fetch, self.config.extract,
+                replay=replay, record=record, progress=progress,
+            )
+
+    def reindex(self, progress: ProgressFn | None = None) -> IndexReport:
+        """Build a new index version from the store, then swap it in for live queries."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with ArticleStore.open(self.data_dir) as store:
+            report = build_index(
+                store, self.data_dir, self.config.index, embedder=self.embedder(), progress=progress
+            )
+        fresh = self._load_index()
+        with self._lock:  # readers holding the old index finish on it; new ones get this
+            self._index, self._chain = fresh, None
+        return report
+
+    def rebuild(
+        self,
+        progress: ProgressFn | None = None,
+        *,
+        replay: Path | None = None,
+        record: Path | None = None,
+        sources: list[str] | None = None,
+    ) -> RebuildReport:
+        """Ingest, then index, then hot-swap the loaded index."""
+        started = time.perf_counter()
+        ingested = self.ingest(progress, replay=replay, record=record, sources=sources)
+        indexed = self.reindex(progress)
+        return RebuildReport(ingested, indexed, time.perf_counter() - started)
+
+    def status(self) -> dict[str, Any]:
+        """Counts and index version, the `linkrag status --json` contract."""
+        stats = {"articles": 0, "links": 0, "fetch_failures": 0}
+        if (self.data_dir / "linkrag.sqlite").exists():
+            with ArticleStore.open(self.data_dir) as store:
+                got = store.stats()
+            stats = {k: int(getattr(got, k)) for k in stats}
+        version = current_version(self.data_dir)
+        meta = _read_meta(self.data_dir, version)
+        return {
+            "articles": stats["articles"],
+            "chunks": int(meta.get("chunks", meta.get("chunk_count", 0))),
+            "links": stats["links"],
+            "fetch_failures": stats["fetch_failures"],
+            "index_version": version,
+            "embedder": str(meta.get("embedder") or meta.get("embedder_id") or self.embedder().id),
+        }
+
+    def failures(self, limit: int = 20) -> list[tuple[str, str, str]]:
+        """The most recent fetch failures as (url, kind, reason)."""
+        if not (self.data_dir / "linkrag.sqlite").exists():
+            return []
+        with ArticleStore.open(self.data_dir) as store:
+            return [(str(u), str(k), str(e)) for u, k, e in store.failures(limit)]
+
+
+def _read_meta(data_dir: Path, version: str | None) -> dict[str, Any]:
+    if version is None:
+        return {}
+    path = data_dir / "index" / version / "meta.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        logger.warning("cannot read %s", path)
+        return {}
+    return meta if isinstance(meta, dict) else {}

@@ -1,0 +1,150 @@
+"""AppConfig: every package's settings composed, validated and loaded once at the edge."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from index import IndexSettings
+from ingest import FetchSettings, IngestSettings, parse_source_spec
+
+ENV_PREFIX = "LINKRAG_"
+DEFAULT_SOURCES = [
+    "list:https://github.com/liguodongiot/llm-action/blob/main/README.md",
+    "list:https://github.com/BBuf/how-to-optim-algorithm-in-cuda/blob/master/"
+    "large-language-model-note/README.md",
+]
+
+
+class ConfigError(ValueError):
+    """A configuration problem, worded as one line naming the field and the fix."""
+
+
+class AnswerSettings(BaseModel):
+    """How questions are answered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["extractive"] = Field(
+        "extractive", description="Answerer: 'extractive' (offline, no LLM)."
+    )
+    top_k: int = Field(6, ge=1, le=50, description="Passages retrieved for each question.")
+    max_sentences: int = Field(4, ge=1, le=20, description="Sentences in an extractive answer.")
+    min_similarity: float = Field(
+        0.3,
+        ge=-1.0,
+        le=1.0,
+        description="Abstain when no passage reaches this cosine similarity to the question.",
+    )
+
+
+class UISettings(BaseModel):
+    """How the web UI is served."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Address the UI binds to; loopback by default.")
+    port: int = Field(7860, ge=1, le=65535, description="Port the UI listens on.")
+    concurrency: int = Field(2, ge=1, le=64, description="Requests the UI serves at once.")
+
+
+class AppConfig(BaseModel):
+    """The whole configuration, as read from config.yaml plus LINKRAG_* overrides."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data_dir: Path = Field(Path("data"), description="Folder holding the store and the index.")
+    sources: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_SOURCES),
+        description="Sources as 'kind:location' (list:, urls:, warc:, dir:); a bare URL is a list.",
+    )
+    fetch: FetchSettings = Field(default_factory=FetchSettings, description="Fetching.")
+    extract: IngestSettings = Field(default_factory=IngestSettings, description="Extraction.")
+    index: IndexSettings = Field(default_factory=IndexSettings, description="Indexing and search.")
+    answer: AnswerSettings = Field(default_factory=AnswerSettings, description="Answering.")
+    ui: UISettings = Field(default_factory=UISettings, description="Web UI.")
+
+    @field_validator("sources")
+    @classmethod
+    def _check_sources(cls, value: list[str]) -> list[str]:
+        for spec in value:
+            parse_source_spec(spec)  # raises ValueError with a one-line reason
+        return value
+
+
+def _env_overrides(env: dict[str, str]) -> dict[str, Any]:
+    """LINKRAG_DATA → data_dir; LINKRAG_SECTION__FIELD → nested; values parsed as YAML."""
+    out: dict[str, Any] = {}
+    for key, raw in env.items():
+        if not key.startswith(ENV_PREFIX) or key.startswith("LINKRAG_UI_USER"):
+            continue
+        name = key[len(ENV_PREFIX) :].lower()
+        if name in ("data", "data_dir"):
+            out["data_dir"] = raw
+            continue
+        if "__" not in name:
+            continue  # LINKRAG_UI_PASSWORD and friends are read where they are used
+        section, field = name.split("__", 1)
+        out.setdefault(section, {})[field] = yaml.safe_load(raw) if raw else raw
+    return out
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(err: ValidationError, origin: str) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        msg = "unknown setting; check the spelling against the README's config reference"
+    return f"config error in {origin}: {where}: {msg}"
+
+
+def load_config(
+    path: str | Path | None = "config.yaml", env: dict[str, str] | None = None
+) -> AppConfig:
+    """Read YAML (a missing default file means defaults), apply env overrides, validate.
+
+    Relative `data_dir` values are resolved against the config file's folder, so the
+    same config works from any working directory.
+    """
+    env = dict(os.environ) if env is None else env
+    data: dict[str, Any] = {}
+    origin = "defaults"
+    base = Path.cwd()
+    if path is not None:
+        file = Path(path)
+        if file.exists():
+            origin, base = str(file), file.resolve().parent
+            try:
+                loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+            except yaml.YAMLError as exc:
+                line = getattr(getattr(exc, "problem_mark", None), "line", -1) + 1
+                raise ConfigError(f"config error in {file}: invalid YAML near line {line}") from exc
+            if loaded is not None and not isinstance(loaded, dict):
+                raise ConfigError(f"config error in {file}: top level must be a mapping")
+            data = loaded or {}
+        elif str(path) != "config.yaml":
+            raise ConfigError(f"config file not found: {file} (pass an existing --config path)")
+    overrides = _env_overrides(env)
+    data = _merge(data, overrides)
+    try:
+        config = AppConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, origin if not overrides else f"{origin}+env")) from exc
+    if not config.data_dir.is_absolute():
+        root = Path.cwd() if "data_dir" in overrides else base
+        config = config.model_copy(update={"data_dir": (root / config.data_dir).resolve()})
+    return config

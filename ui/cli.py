@@ -1,0 +1,267 @@
+"""The `linkrag` command line: a thin layer over `assistant.Assistant`.
+
+Arguments become settings once, here. Every failure ends as one `linkrag: error:` line
+and an exit code (2 for usage, config and missing-index problems, 1 otherwise); the
+traceback is shown only with --debug or LINKRAG_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+from tqdm import tqdm
+
+from assistant import Answer, Assistant, ConfigError, load_config
+from assistant.evaluation import QAFileError, evaluate_retrieval, load_qa
+from index import Hit, IndexMismatchError, IndexNotFoundError
+from ingest import IngestReport, ProgressFn, SourceError
+from ui.render import answer_markdown, snippet
+
+logger = logging.getLogger("linkrag")
+
+USAGE_ERRORS = (ConfigError, IndexNotFoundError, IndexMismatchError, SourceError, QAFileError)
+
+
+class UsageError(Exception):
+    """A bad command line, reported with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line instead of argparse's usage dump, still exit code 2.
+        raise UsageError(f"{message} (see `linkrag --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="linkrag", description="Search and cited answers over reading lists.")
+    parser.add_argument(
+        "--config", default="config.yaml", help="config file (default: %(default)s)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    fetch_commands = {"ingest": "fetch and clean into the store", "build": "ingest, then index"}
+    for name, text in fetch_commands.items():
+        fetching = sub.add_parser(name, help=text)
+        fetching.add_argument("--replay", type=Path, help="serve every request from this WARC")
+        fetching.add_argument("--record", type=Path, help="write live responses into this WARC")
+        fetching.add_argument("--source", action="append", metavar="SPEC",
+                              help="source spec (repeatable; replaces the config's sources)")
+    sub.add_parser("index", help="build or update the index from the store")
+    search = sub.add_parser("search", help="hybrid search (queries from stdin when omitted)")
+    search.add_argument("query", nargs="?", help="the query; omit to read one per line")
+    search.add_argument("-k", type=int, default=8, help="hits per query (default: %(default)s)")
+    search.add_argument("--json", action="store_true", help="one JSON object per line")
+    ask = sub.add_parser("ask", help="answer with citations (questions from stdin when omitted)")
+    ask.add_argument("question", nargs="?", help="the question; omit to read one per line")
+    ask.add_argument("--json", action="store_true", help="one JSON object per line")
+    serve = sub.add_parser("serve", help="the Gradio web UI")
+    serve.add_argument("--host", help="bind address (default: config ui.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: config ui.port, 7860)")
+    status = sub.add_parser("status", help="counts, failures, index version")
+    status.add_argument("--json", action="store_true", help="one JSON object")
+    evaluate = sub.add_parser("eval", help="retrieval metrics on a QA file")
+    evaluate.add_argument("qa", type=Path, metavar="QA.jsonl", help="JSONL: question, gold_urls")
+    evaluate.add_argument("--json", action="store_true", help="one JSON object")
+    return parser
+
+
+def _progress_bars() -> tuple[ProgressFn, Callable[[], None]]:
+    """A ProgressFn drawing a tqdm bar per stage on stderr (stages run one after another)."""
+    live: list[Any] = []  # the bar of the current stage, if any
+    names: list[str] = []
+
+    def close() -> None:
+        while live:
+            live.pop().close()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if not names or names[-1] != stage:
+            close()
+            names.append(stage)
+            live.append(tqdm(total=total, desc=stage, unit="it", file=sys.stderr,
+                             dynamic_ncols=True, mininterval=0.5))
+        bar = live[0]
+        if total and bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)  # update() honours mininterval, so logs stay short
+
+    return progress, close
+
+
+def _emit(obj: dict[str, Any]) -> None:
+    print(json.dumps(obj, ensure_ascii=False), flush=True)
+
+
+def _queries(given: str | None) -> Iterator[str]:
+    """The positional query, or one query per non-blank stdin line (batch mode)."""
+    if given is not None:
+        yield given
+        return
+    for line in sys.stdin:
+        if line.strip():
+            yield line.strip()
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    chunk = hit.chunk
+    return {"rank": hit.rank, "url": chunk.url, "title": chunk.title,
+            "score": round(float(hit.score), 6), "text": chunk.text, "chunk_id": chunk.chunk_id}
+
+
+def answer_json(question: str, answer: Answer) -> dict[str, Any]:
+    cites = [{"n": c.n, "url": c.url, "title": c.title, "quote": c.quote} for c in answer.citations]
+    return {"question": question, "answer": answer.text, "abstained": answer.abstained,
+            "citations": cites}
+
+
+def cmd_search(assistant: Assistant, args: argparse.Namespace) -> int:
+    if args.k < 1:
+        raise UsageError("-k must be at least 1")
+    for query in _queries(args.query):
+        hits = assistant.search(query, k=args.k)
+        if args.json:
+            _emit({"query": query, "hits": [hit_json(h) for h in hits]})
+            continue
+        if args.query is None:
+            print(f"# {query}")
+        for hit in hits:
+            print(f"{hit.rank:>2}. {hit.chunk.title} <{hit.chunk.url}> ({hit.score:.4f})")
+            print(f"    {snippet(hit.chunk.text, 200)}")
+        if not hits:
+            print("no matching passages")
+    return 0
+
+
+def cmd_ask(assistant: Assistant, args: argparse.Namespace) -> int:
+    for question in _queries(args.question):
+        answer = assistant.ask(question)
+        if args.json:
+            _emit(answer_json(question, answer))
+        else:
+            print(answer_markdown(answer), end="\n\n" if args.question is None else "\n")
+    return 0
+
+
+def _ingest_summary(report: IngestReport) -> str:
+    return (f"ingest: {report.links} links, {report.fetched} fetched, {report.failed} failed, "
+            f"{report.articles_new} new and {report.articles_updated} updated articles, "
+            f"{report.duplicates} duplicates, {report.skipped} skipped in {report.seconds:.1f}s")
+
+
+def cmd_ingest(assistant: Assistant, args: argparse.Namespace) -> int:
+    progress, close = _progress_bars()
+    try:
+        kwargs = {"replay": args.replay, "record": args.record, "sources": args.source}
+        if args.command == "build":
+            report = assistant.rebuild(progress, **kwargs)
+            ingested, indexed = report.ingest, report.index
+        else:
+            ingested, indexed = assistant.ingest(progress, **kwargs), None
+    finally:
+        close()
+    print(_ingest_summary(ingested))
+    for error in ingested.errors:  # a source that could not be read at all: say so, go on
+        print(f"linkrag: warning: {error}", file=sys.stderr)
+    if ingested.failed:
+        print(f"{ingested.failed} links failed; `linkrag status` lists the reasons")
+    if indexed is not None:
+        print(f"index: version {indexed.version}, {indexed.articles} articles, {indexed.chunks} "
+              f"chunks ({indexed.embedded} embedded, {indexed.cached} cached) in "
+              f"{indexed.seconds:.1f}s")
+    return 0
+
+
+def cmd_index(assistant: Assistant, args: argparse.Namespace) -> int:
+    progress, close = _progress_bars()
+    try:
+        report = assistant.reindex(progress)
+    finally:
+        close()
+    print(f"index: version {report.version}, {report.articles} articles, {report.chunks} chunks "
+          f"({report.embedded} embedded, {report.cached} cached) in {report.seconds:.1f}s")
+    return 0
+
+
+def cmd_status(assistant: Assistant, args: argparse.Namespace) -> int:
+    status = assistant.status()
+    if args.json:
+        _emit(status)
+        return 0
+    for key, value in status.items():
+        print(f"{key}: {value if value is not None else '(none: run `linkrag build`)'}")
+    for url, kind, reason in assistant.failures(10):
+        print(f"  failed {url}: {kind}: {reason}")
+    return 0
+
+
+def cmd_eval(assistant: Assistant, args: argparse.Namespace) -> int:
+    metrics = evaluate_retrieval(load_qa(args.qa), lambda q, k: assistant.search(q, k=k))
+    if args.json:
+        _emit(metrics)
+    else:
+        print("  ".join(f"{name} {value}" for name, value in metrics.items()))
+    return 0
+
+
+def cmd_serve(assistant: Assistant, args: argparse.Namespace) -> int:
+    from ui.web import serve  # deferred: importing gradio takes seconds
+
+    ui = assistant.config.ui
+    serve(assistant, args.host or ui.host, args.port or ui.port)
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Assistant, argparse.Namespace], int]] = {
+    "ingest": cmd_ingest, "build": cmd_ingest, "index": cmd_index, "search": cmd_search,
+    "ask": cmd_ask, "serve": cmd_serve, "status": cmd_status, "eval": cmd_eval,
+}
+
+
+def _configure_logging(verbose: bool) -> None:
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(stream=sys.stderr, level=level,
+                        format="%(levelname)s %(name)s: %(message)s")
+    # jieba sets its own logger to DEBUG and chats about its dictionary on first use.
+    logging.getLogger("jieba").setLevel(level)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit code (0 ok, 2 usage/config, 1 other failures)."""
+    debug = os.environ.get("LINKRAG_DEBUG", "") not in ("", "0") or "--debug" in (argv or sys.argv)
+    try:
+        args = build_parser().parse_args(argv)
+        _configure_logging(args.verbose)
+        assistant = Assistant(load_config(args.config))
+        return COMMANDS[args.command](assistant, args)
+    except (UsageError, *USAGE_ERRORS) as exc:
+        return _fail(exc, 2, debug)
+    except KeyboardInterrupt:
+        print("linkrag: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0  # e.g. `linkrag search ... | head`: the reader has what it wanted
+    except Exception as exc:  # the edge: everything else becomes one line, exit code 1
+        return _fail(exc, 1, debug)
+
+
+def _fail(exc: BaseException, code: int, debug: bool) -> int:
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    if code == 1 and not isinstance(exc, OSError | ValueError | RuntimeError):
+        message = f"{type(exc).__name__}: {message}"
+    print(f"linkrag: error: {message}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
