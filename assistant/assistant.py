@@ -153,8 +153,13 @@ class Assistant:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with ArticleStore.open(self.data_dir) as store:
             return run_ingest(
-                store, specs, self.config.fetch, self.config.extract,
-                replay=replay, record=record, progress=progress,
+                store,
+                specs,
+                self.config.fetch,
+                self.config.extract,
+                replay=replay,
+                record=record,
+                progress=progress,
             )
 
     def reindex(self, progress: ProgressFn | None = None) -> IndexReport:

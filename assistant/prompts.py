@@ -30,7 +30,7 @@ def reply(kind: str, language: str) -> str:
 
 
 def question_language(text: str) -> str:
-    """"zh" when the question is mostly Chinese, else "en".
+    """ "zh" when the question is mostly Chinese, else "en".
 
     Counts CJK ideographs against Latin letters, because mixed questions such as
     "ZeRO-3 怎么切分参数？" are Chinese questions about English terms.

@@ -55,8 +55,10 @@ def main() -> None:
         t0 = time.perf_counter()
         built = build_index(store, data, settings)
         index_s = time.perf_counter() - t0
-        print(f"index: {built.chunks} chunks ({built.embedded} embedded, {built.cached} cached)"
-              f" in {index_s:.1f} s = {built.embedded / max(index_s, 1e-9):.1f} chunks/s")
+        print(
+            f"index: {built.chunks} chunks ({built.embedded} embedded, {built.cached} cached)"
+            f" in {index_s:.1f} s = {built.embedded / max(index_s, 1e-9):.1f} chunks/s"
+        )
         print(f"index size: {built.bytes / 1e6:.1f} MB")
         t0 = time.perf_counter()
         again = build_index(store, data, settings)
@@ -72,8 +74,10 @@ def main() -> None:
             latencies.append((time.perf_counter() - t0) * 1000)
     latencies.sort()
     p95 = latencies[int(0.95 * (len(latencies) - 1))]
-    print(f"query latency: p50 {statistics.median(latencies):.1f} ms, p95 {p95:.1f} ms"
-          f" over {len(latencies)} queries")
+    print(
+        f"query latency: p50 {statistics.median(latencies):.1f} ms, p95 {p95:.1f} ms"
+        f" over {len(latencies)} queries"
+    )
     print(f"peak RSS: {_peak_rss_mb():.0f} MB")
     print(f"data dir: {data}")
 

@@ -88,16 +88,32 @@ def build_index(
     version, staging = new_staging(data_dir)
     try:
         _write(staging, chunks, texts, vectors, notify)
-        write_meta(staging, make_meta(settings, embedder.id, int(vectors.shape[1]),
-                                      articles, len(chunks)))
+        write_meta(
+            staging, make_meta(settings, embedder.id, int(vectors.shape[1]), articles, len(chunks))
+        )
         folder = publish(data_dir, version, staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    report = IndexReport(version, articles, len(chunks), embedded, len(chunks) - embedded,
-                         time.perf_counter() - started, folder, folder_bytes(folder))
-    log.info("index %s: %d articles, %d chunks (%d embedded, %d cached) in %.1f s",
-             version, articles, report.chunks, embedded, report.cached, report.seconds)
+    report = IndexReport(
+        version,
+        articles,
+        len(chunks),
+        embedded,
+        len(chunks) - embedded,
+        time.perf_counter() - started,
+        folder,
+        folder_bytes(folder),
+    )
+    log.info(
+        "index %s: %d articles, %d chunks (%d embedded, %d cached) in %.1f s",
+        version,
+        articles,
+        report.chunks,
+        embedded,
+        report.cached,
+        report.seconds,
+    )
     return report
 
 

@@ -57,8 +57,17 @@ def chunk_article(article: Article, settings: IndexSettings) -> list[Chunk]:
                 continue
             seen.add(chunk_id)
             chunks.append(
-                Chunk(chunk_id, article.id, article.url, article.title, section.heading,
-                      text, start, end, article.topic)
+                Chunk(
+                    chunk_id,
+                    article.id,
+                    article.url,
+                    article.title,
+                    section.heading,
+                    text,
+                    start,
+                    end,
+                    article.topic,
+                )
             )
     return chunks
 

@@ -71,8 +71,15 @@ class SearchIndex:
                 f"{len(chunks)} chunks of dim {meta.get('dim')}: run `linkrag index`"
             )
         log.info("loaded index %s (%d chunks)", folder.name, len(chunks))
-        return cls(version=folder.name, meta=meta, chunks=chunks, dense=dense,
-                   lexical=lexical, embedder=embedder, settings=settings)
+        return cls(
+            version=folder.name,
+            meta=meta,
+            chunks=chunks,
+            dense=dense,
+            lexical=lexical,
+            embedder=embedder,
+            settings=settings,
+        )
 
     @property
     def chunk_count(self) -> int:
@@ -98,12 +105,13 @@ class SearchIndex:
         dense = self._dense.search(vector, pool)
         lexical = self._lexical.search(tokenize(query), pool)
         fused = rrf(
-            [(s.dense_weight, [row for row, _ in dense]),
-             (s.lexical_weight, [row for row, _ in lexical])],
+            [
+                (s.dense_weight, [row for row, _ in dense]),
+                (s.lexical_weight, [row for row, _ in lexical]),
+            ],
             s.rrf_k,
         )
-        rows = collapse(ranked(fused), lambda row: self._chunks[row].article_id,
-                        s.per_article, k)
+        rows = collapse(ranked(fused), lambda row: self._chunks[row].article_id, s.per_article, k)
         sims = dict(dense)
         # Rows found only by BM25 still get their cosine similarity: abstention needs it.
         unseen = [row for row in rows if row not in sims]

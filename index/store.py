@@ -101,8 +101,9 @@ def _prune(root: Path, keep: set[str | None]) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
-def make_meta(settings: IndexSettings, embedder_id: str, dim: int, articles: int,
-              chunks: int) -> dict[str, Any]:
+def make_meta(
+    settings: IndexSettings, embedder_id: str, dim: int, articles: int, chunks: int
+) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
         "embedder": embedder_id,
@@ -145,7 +146,10 @@ def check_meta(meta: dict[str, Any], settings: IndexSettings, embedder_id: str) 
     if built != (settings.chunk_size, settings.chunk_overlap):
         log.warning(
             "index built with chunk size/overlap %s/%s, config says %s/%s: run `linkrag index`"
-            " to apply", *built, settings.chunk_size, settings.chunk_overlap,
+            " to apply",
+            *built,
+            settings.chunk_size,
+            settings.chunk_overlap,
         )
 
 

@@ -136,7 +136,8 @@ def demo_routes() -> dict[str, Route]:
     routes: dict[str, Route] = {}
     for file in sorted(site.rglob("*")):
         if file.is_file():
-            ctype = "text/html; charset=utf-8" if file.suffix == ".html" else "text/markdown; charset=utf-8"
+            html = file.suffix == ".html"
+            ctype = "text/html; charset=utf-8" if html else "text/markdown; charset=utf-8"
             routes["/" + file.relative_to(site).as_posix()] = Route(file.read_bytes(), ctype)
     return routes
 

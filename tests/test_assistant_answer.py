@@ -39,8 +39,10 @@ def use() -> Embedder:
 
 @pytest.fixture(scope="module")
 def chunks() -> list[Chunk]:
-    return [Chunk(f"c{a.id}", a.id or 0, a.url, a.title, "", a.text, 0, len(a.text), a.topic)
-            for a in ARTICLES]
+    return [
+        Chunk(f"c{a.id}", a.id or 0, a.url, a.title, "", a.text, 0, len(a.text), a.topic)
+        for a in ARTICLES
+    ]
 
 
 def ranked_hits(embedder: Embedder, chunks: list[Chunk], question: str) -> list[Hit]:
@@ -103,8 +105,10 @@ def test_no_hits_abstains_in_the_question_language(use: Embedder) -> None:
 
 
 def test_sentences_in_code_blocks_are_never_quoted(use: Embedder) -> None:
-    text = ("# Setup\n```python\n# PagedAttention solves fragmentation of memory in this code\n"
-            "x = 1\n```\nPagedAttention solves fragmentation of the KV cache memory in vLLM.\n")
+    text = (
+        "# Setup\n```python\n# PagedAttention solves fragmentation of memory in this code\n"
+        "x = 1\n```\nPagedAttention solves fragmentation of the KV cache memory in vLLM.\n"
+    )
     chunk = Chunk("x", 9, "https://example.org/x", "X", "", text, 0, len(text))
     answer = ExtractiveAnswerer(use, AnswerSettings(min_similarity=-1.0)).invoke(
         {"question": "What does PagedAttention solve?", "hits": [Hit(chunk, 1.0, 1, 0.9)]}

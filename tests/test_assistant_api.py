@@ -110,8 +110,12 @@ def test_lazy_loading_happens_once_under_concurrency(
     monkeypatch.setattr(SearchIndex, "load", counting_load)
     assistant = Assistant(AppConfig(data_dir=data_dir))
     results: list[str] = []
-    threads = [threading.Thread(target=lambda: results.append(
-        assistant.search("FlashAttention SRAM", k=1)[0].chunk.url)) for _ in range(6)]
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(assistant.search("FlashAttention SRAM", k=1)[0].chunk.url)
+        )
+        for _ in range(6)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -126,8 +130,10 @@ def test_reindex_hot_swaps_the_live_index(tmp_path: Path, use: Embedder) -> None
     assistant = Assistant(AppConfig(data_dir=folder))
     assistant.reindex()
     before = assistant.status()["index_version"]
-    assert assistant.search("sourdough loaf oven steam", k=1)[0].chunk.url != BY_URL[
-        "https://example.org/bread"].url
+    assert (
+        assistant.search("sourdough loaf oven steam", k=1)[0].chunk.url
+        != BY_URL["https://example.org/bread"].url
+    )
     fill_store(folder, [ARTICLES[4]])
     assistant.reindex()
     assert assistant.status()["index_version"] != before
@@ -138,15 +144,23 @@ def test_reindex_hot_swaps_the_live_index(tmp_path: Path, use: Embedder) -> None
 
 def test_status_follows_the_contract(assistant: Assistant) -> None:
     status = assistant.status()
-    assert set(status) == {"articles", "chunks", "links", "fetch_failures", "index_version",
-                           "embedder"}
+    assert set(status) == {
+        "articles",
+        "chunks",
+        "links",
+        "fetch_failures",
+        "index_version",
+        "embedder",
+    }
     assert status["articles"] == len(ARTICLES) and status["chunks"] >= len(ARTICLES)
     assert status["embedder"] == "use-m3" and isinstance(status["index_version"], str)
 
 
 def test_follow_up_borrows_the_previous_question_for_retrieval() -> None:
-    history = [{"role": "user", "content": "What does PagedAttention solve?"},
-               {"role": "assistant", "content": "It avoids fragmentation [1]"}]
+    history = [
+        {"role": "user", "content": "What does PagedAttention solve?"},
+        {"role": "assistant", "content": "It avoids fragmentation [1]"},
+    ]
     assert condense_question("and vLLM?", history) == "What does PagedAttention solve? and vLLM?"
     assert condense_question("How does FlashAttention tile queries?", history) == (
         "How does FlashAttention tile queries?"

@@ -66,16 +66,46 @@ Bake the loaf in a very hot oven with steam for the first twenty minutes to get 
 """
 
 ARTICLES = [
-    Article(url="https://example.org/vllm/paged-attention", title="PagedAttention explained",
-            text=PAGED, language="en", topic="Inference", id=1),
-    Article(url="https://github.com/example/notes/blob/main/zero.md", title="ZeRO 显存优化",
-            text=ZERO, language="zh", topic="Training / 分布式", id=2),
-    Article(url="https://example.org/flash-attention", title="FlashAttention",
-            text=FLASH, language="en", topic="Kernels", id=3),
-    Article(url="https://github.com/example/notes/blob/main/lora.md", title="LoRA 低秩微调",
-            text=LORA, language="zh", topic="Fine-tuning", id=4),
-    Article(url="https://example.org/bread", title="Baking sourdough bread",
-            text=BREAD, language="en", topic="Other", id=5),
+    Article(
+        url="https://example.org/vllm/paged-attention",
+        title="PagedAttention explained",
+        text=PAGED,
+        language="en",
+        topic="Inference",
+        id=1,
+    ),
+    Article(
+        url="https://github.com/example/notes/blob/main/zero.md",
+        title="ZeRO 显存优化",
+        text=ZERO,
+        language="zh",
+        topic="Training / 分布式",
+        id=2,
+    ),
+    Article(
+        url="https://example.org/flash-attention",
+        title="FlashAttention",
+        text=FLASH,
+        language="en",
+        topic="Kernels",
+        id=3,
+    ),
+    Article(
+        url="https://github.com/example/notes/blob/main/lora.md",
+        title="LoRA 低秩微调",
+        text=LORA,
+        language="zh",
+        topic="Fine-tuning",
+        id=4,
+    ),
+    Article(
+        url="https://example.org/bread",
+        title="Baking sourdough bread",
+        text=BREAD,
+        language="en",
+        topic="Other",
+        id=5,
+    ),
 ]
 
 BY_URL = {article.url: article for article in ARTICLES}

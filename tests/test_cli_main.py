@@ -37,8 +37,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, use: Embedder) -> Path:
     docs.mkdir()
     for article in ARTICLES:
         name = article.url.rsplit("/", 1)[-1].removesuffix(".md")
-        (docs / f"{name}.md").write_text(
-            article.text, encoding="utf-8")
+        (docs / f"{name}.md").write_text(article.text, encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LINKRAG_DATA", str(root / "data"))
         assert main(["build", "--source", f"dir:{docs}"]) == 0
@@ -122,10 +121,14 @@ def test_eval_reports_retrieval_metrics(
 ) -> None:
     urls = {u.rsplit("/", 1)[-1]: u for u in articles_by_url(data)}
     qa = tmp_path / "qa.jsonl"
-    rows = [{"question": "ZeRO-3 怎么切分参数？", "gold_urls": [urls["zero.md"]]},
-            {"question": "Why is PagedAttention memory efficient?",
-             "gold_urls": [urls["paged-attention.md"]]},
-            {"question": "Unanswerable?", "gold_urls": []}]
+    rows = [
+        {"question": "ZeRO-3 怎么切分参数？", "gold_urls": [urls["zero.md"]]},
+        {
+            "question": "Why is PagedAttention memory efficient?",
+            "gold_urls": [urls["paged-attention.md"]],
+        },
+        {"question": "Unanswerable?", "gold_urls": []},
+    ]
     qa.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
     assert main(["eval", str(qa), "--json"]) == 0
     [metrics] = json_lines(capsys.readouterr().out)
@@ -177,7 +180,10 @@ def test_real_process_bad_config_has_no_traceback(tmp_path: Path) -> None:
     config.write_text("answer: [not, a, mapping\n", encoding="utf-8")
     done = subprocess.run(
         [sys.executable, "-m", "ui.cli", "--config", str(config), "status", "--json"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "LINKRAG_DATA": str(tmp_path)},
     )
     assert done.returncode == 2 and done.stdout == ""

@@ -78,8 +78,13 @@ def test_concurrent_reads_agree(index: SearchIndex) -> None:
 
 def test_progress_reports_each_stage(tmp_path: Path, use: UseEmbedder) -> None:
     calls: list[tuple[str, int, int]] = []
-    report = build_index(FakeSource(corpus()), tmp_path, IndexSettings(), embedder=use,
-                         progress=lambda stage, done, total: calls.append((stage, done, total)))
+    report = build_index(
+        FakeSource(corpus()),
+        tmp_path,
+        IndexSettings(),
+        embedder=use,
+        progress=lambda stage, done, total: calls.append((stage, done, total)),
+    )
     assert {c[0] for c in calls} == {"chunk", "embed", "tokenize"}
     assert ("chunk", 6, 6) in calls
     assert ("embed", report.chunks, report.chunks) in calls

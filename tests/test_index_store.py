@@ -82,8 +82,7 @@ def test_embedder_change_is_a_clear_mismatch(
     with pytest.raises(IndexMismatchError) as err:
         SearchIndex.load(tmp_path, IndexSettings(embedder="fake-hash"))
     assert str(err.value) == (
-        "index built with embedder use-m3 but config says fake-hash: "
-        "run `linkrag index` to rebuild"
+        "index built with embedder use-m3 but config says fake-hash: run `linkrag index` to rebuild"
     )
     assert isinstance(err.value, IndexLoadError)
 

@@ -65,8 +65,16 @@ def test_abstained_answer_renders_without_sources() -> None:
 
 
 def test_hits_markdown_ranks_titles_and_snippets() -> None:
-    chunk = Chunk("c1", 1, "https://example.org/a", "Article A", "Intro > Details",
-                  "First line.\n\nSecond   line." + " filler" * 80, 0, 600)
+    chunk = Chunk(
+        "c1",
+        1,
+        "https://example.org/a",
+        "Article A",
+        "Intro > Details",
+        "First line.\n\nSecond   line." + " filler" * 80,
+        0,
+        600,
+    )
     md = hits_markdown([Hit(chunk, 0.0328, 1, 0.5, 3.2)])
     head = "**1. [Article A](https://example.org/a)** · Intro > Details · score 0.0328"
     assert md.startswith(head)
@@ -76,7 +84,13 @@ def test_hits_markdown_ranks_titles_and_snippets() -> None:
 
 def test_render_does_not_import_gradio() -> None:
     code = "import sys, ui.render, ui.cli; print('gradio' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                          text=True, timeout=120, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin"})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin"},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"

@@ -52,7 +52,9 @@ def test_chat_streams_a_cited_answer(client: Client) -> None:
 
 def test_search_tab_returns_ranked_passages(client: Client) -> None:
     result = client.predict("LoRA 低秩矩阵", 3, api_name="/search")
-    assert result.startswith("**1. [LoRA 低秩微调](https://github.com/example/notes/blob/main/lora.md)")
+    assert result.startswith(
+        "**1. [LoRA 低秩微调](https://github.com/example/notes/blob/main/lora.md)"
+    )
 
 
 def test_empty_index_shows_a_friendly_message(tmp_path: Path) -> None:

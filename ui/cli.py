@@ -53,8 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
         fetching = sub.add_parser(name, help=text)
         fetching.add_argument("--replay", type=Path, help="serve every request from this WARC")
         fetching.add_argument("--record", type=Path, help="write live responses into this WARC")
-        fetching.add_argument("--source", action="append", metavar="SPEC",
-                              help="source spec (repeatable; replaces the config's sources)")
+        fetching.add_argument(
+            "--source",
+            action="append",
+            metavar="SPEC",
+            help="source spec (repeatable; replaces the config's sources)",
+        )
     sub.add_parser("index", help="build or update the index from the store")
     search = sub.add_parser("search", help="hybrid search (queries from stdin when omitted)")
     search.add_argument("query", nargs="?", help="the query; omit to read one per line")
@@ -87,8 +91,16 @@ def _progress_bars() -> tuple[ProgressFn, Callable[[], None]]:
         if not names or names[-1] != stage:
             close()
             names.append(stage)
-            live.append(tqdm(total=total, desc=stage, unit="it", file=sys.stderr,
-                             dynamic_ncols=True, mininterval=0.5))
+            live.append(
+                tqdm(
+                    total=total,
+                    desc=stage,
+                    unit="it",
+                    file=sys.stderr,
+                    dynamic_ncols=True,
+                    mininterval=0.5,
+                )
+            )
         bar = live[0]
         if total and bar.total != total:
             bar.total = total
@@ -113,14 +125,24 @@ def _queries(given: str | None) -> Iterator[str]:
 
 def hit_json(hit: Hit) -> dict[str, Any]:
     chunk = hit.chunk
-    return {"rank": hit.rank, "url": chunk.url, "title": chunk.title,
-            "score": round(float(hit.score), 6), "text": chunk.text, "chunk_id": chunk.chunk_id}
+    return {
+        "rank": hit.rank,
+        "url": chunk.url,
+        "title": chunk.title,
+        "score": round(float(hit.score), 6),
+        "text": chunk.text,
+        "chunk_id": chunk.chunk_id,
+    }
 
 
 def answer_json(question: str, answer: Answer) -> dict[str, Any]:
     cites = [{"n": c.n, "url": c.url, "title": c.title, "quote": c.quote} for c in answer.citations]
-    return {"question": question, "answer": answer.text, "abstained": answer.abstained,
-            "citations": cites}
+    return {
+        "question": question,
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "citations": cites,
+    }
 
 
 def cmd_search(assistant: Assistant, args: argparse.Namespace) -> int:
@@ -152,9 +174,11 @@ def cmd_ask(assistant: Assistant, args: argparse.Namespace) -> int:
 
 
 def _ingest_summary(report: IngestReport) -> str:
-    return (f"ingest: {report.links} links, {report.fetched} fetched, {report.failed} failed, "
-            f"{report.articles_new} new and {report.articles_updated} updated articles, "
-            f"{report.duplicates} duplicates, {report.skipped} skipped in {report.seconds:.1f}s")
+    return (
+        f"ingest: {report.links} links, {report.fetched} fetched, {report.failed} failed, "
+        f"{report.articles_new} new and {report.articles_updated} updated articles, "
+        f"{report.duplicates} duplicates, {report.skipped} skipped in {report.seconds:.1f}s"
+    )
 
 
 def cmd_ingest(assistant: Assistant, args: argparse.Namespace) -> int:
@@ -174,9 +198,11 @@ def cmd_ingest(assistant: Assistant, args: argparse.Namespace) -> int:
     if ingested.failed:
         print(f"{ingested.failed} links failed; `linkrag status` lists the reasons")
     if indexed is not None:
-        print(f"index: version {indexed.version}, {indexed.articles} articles, {indexed.chunks} "
-              f"chunks ({indexed.embedded} embedded, {indexed.cached} cached) in "
-              f"{indexed.seconds:.1f}s")
+        print(
+            f"index: version {indexed.version}, {indexed.articles} articles, {indexed.chunks} "
+            f"chunks ({indexed.embedded} embedded, {indexed.cached} cached) in "
+            f"{indexed.seconds:.1f}s"
+        )
     return 0
 
 
@@ -186,8 +212,10 @@ def cmd_index(assistant: Assistant, args: argparse.Namespace) -> int:
         report = assistant.reindex(progress)
     finally:
         close()
-    print(f"index: version {report.version}, {report.articles} articles, {report.chunks} chunks "
-          f"({report.embedded} embedded, {report.cached} cached) in {report.seconds:.1f}s")
+    print(
+        f"index: version {report.version}, {report.articles} articles, {report.chunks} chunks "
+        f"({report.embedded} embedded, {report.cached} cached) in {report.seconds:.1f}s"
+    )
     return 0
 
 
@@ -221,15 +249,22 @@ def cmd_serve(assistant: Assistant, args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[Assistant, argparse.Namespace], int]] = {
-    "ingest": cmd_ingest, "build": cmd_ingest, "index": cmd_index, "search": cmd_search,
-    "ask": cmd_ask, "serve": cmd_serve, "status": cmd_status, "eval": cmd_eval,
+    "ingest": cmd_ingest,
+    "build": cmd_ingest,
+    "index": cmd_index,
+    "search": cmd_search,
+    "ask": cmd_ask,
+    "serve": cmd_serve,
+    "status": cmd_status,
+    "eval": cmd_eval,
 }
 
 
 def _configure_logging(verbose: bool) -> None:
     level = logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(stream=sys.stderr, level=level,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr, level=level, format="%(levelname)s %(name)s: %(message)s"
+    )
     # jieba sets its own logger to DEBUG and chats about its dictionary on first use.
     logging.getLogger("jieba").setLevel(level)
 

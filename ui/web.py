@@ -35,12 +35,15 @@ def message_text(content: Any) -> str:
 
 
 def _history(messages: list[Message]) -> list[dict[str, str]]:
-    return [{"role": str(m.get("role", "")), "content": message_text(m.get("content"))}
-            for m in messages]
+    return [
+        {"role": str(m.get("role", "")), "content": message_text(m.get("content"))}
+        for m in messages
+    ]
 
 
-def _answer_events(assistant: Assistant, question: str,
-                   history: list[dict[str, str]]) -> Iterator[str]:
+def _answer_events(
+    assistant: Assistant, question: str, history: list[dict[str, str]]
+) -> Iterator[str]:
     """The assistant message as it grows: deltas first, the rendered answer last."""
     shown = ""
     try:
@@ -81,8 +84,11 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         gr.Markdown(_index_notice(assistant))
         with gr.Tab("Chat"):
             chatbot = gr.Chatbot(label="Answers", height=520)
-            box = gr.Textbox(placeholder="Ask a question, e.g. What does PagedAttention solve?",
-                             show_label=False, submit_btn=True)
+            box = gr.Textbox(
+                placeholder="Ask a question, e.g. What does PagedAttention solve?",
+                show_label=False,
+                submit_btn=True,
+            )
             box.submit(respond, [box, chatbot], [box, chatbot], api_name="chat")
             gr.ClearButton([box, chatbot])
         with gr.Tab("Search"):
@@ -107,5 +113,4 @@ def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860) -> No
     """Serve the app until interrupted; binds loopback unless told otherwise."""
     if host not in ("127.0.0.1", "localhost", "::1") and _auth() is None:
         logger.warning("serving on %s without auth: set LINKRAG_UI_USER/LINKRAG_UI_PASSWORD", host)
-    build_app(assistant).launch(server_name=host, server_port=port, auth=_auth(),
-                                show_error=True)
+    build_app(assistant).launch(server_name=host, server_port=port, auth=_auth(), show_error=True)
