@@ -238,18 +238,19 @@ class ExtractiveAnswerer(Runnable[AnswerInput, Answer]):
 
 
 def compose_answer(chosen: list[Sentence], hits: list[Hit], language: str) -> Answer:
-    """Join the sentences in reading order, numbering distinct passages.
+    """Join the sentences in reading order, numbering distinct articles.
 
-    Each sentence gets its own Citation (passages cited twice repeat their `n`), so
-    every sentence of the answer is backed by a quote.
+    Numbers follow articles rather than chunks, so one article is one source to the
+    reader. Each sentence still gets its own Citation (an article cited twice repeats
+    its `n`), so every sentence of the answer is backed by a quote.
     """
     joiner = "" if language == "zh" else " "
-    numbers: dict[int, int] = {}
+    numbers: dict[str, int] = {}
     citations: list[Citation] = []
     parts: list[str] = []
     for sentence in chosen:
-        n = numbers.setdefault(sentence.passage, len(numbers) + 1)
         chunk = hits[sentence.passage].chunk
+        n = numbers.setdefault(chunk.url, len(numbers) + 1)
         citations.append(Citation(n, chunk.url, chunk.title, sentence.text, chunk.chunk_id))
         parts.append(f"{sentence.text}{joiner}[{n}]")
     return Answer(joiner.join(parts), citations=citations, passages=hits)

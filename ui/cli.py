@@ -21,13 +21,20 @@ from tqdm import tqdm
 
 from assistant import Answer, Assistant, ConfigError, load_config
 from assistant.evaluation import QAFileError, evaluate_retrieval, load_qa
-from index import Hit, IndexMismatchError, IndexNotFoundError
+from index import Hit, IndexBuildError, IndexMismatchError, IndexNotFoundError
 from ingest import IngestReport, ProgressFn, SourceError
 from ui.render import answer_markdown, snippet
 
 logger = logging.getLogger("linkrag")
 
-USAGE_ERRORS = (ConfigError, IndexNotFoundError, IndexMismatchError, SourceError, QAFileError)
+USAGE_ERRORS = (
+    ConfigError,
+    IndexBuildError,
+    IndexNotFoundError,
+    IndexMismatchError,
+    SourceError,
+    QAFileError,
+)
 
 
 class UsageError(Exception):
@@ -265,8 +272,9 @@ def _configure_logging(verbose: bool) -> None:
     logging.basicConfig(
         stream=sys.stderr, level=level, format="%(levelname)s %(name)s: %(message)s"
     )
-    # jieba sets its own logger to DEBUG and chats about its dictionary on first use.
-    logging.getLogger("jieba").setLevel(level)
+    # jieba and bm25s set their own loggers to DEBUG and chat on every build or first use.
+    for chatty in ("jieba", "bm25s"):
+        logging.getLogger(chatty).setLevel(level)
 
 
 def main(argv: list[str] | None = None) -> int:
