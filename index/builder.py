@@ -85,36 +85,35 @@ def build_index(
     texts = [embed_text(chunk) for chunk in chunks]
     with EmbeddingCache(data_dir / CACHE_FILE) as cache:
         vectors, embedded = _embed_all(texts, embedder, cache, settings.batch_size, notify)
+    meta = make_meta(settings, embedder.id, int(vectors.shape[1]), articles, len(chunks))
+    version, folder = _publish(data_dir, chunks, texts, vectors, meta, notify)
+    seconds = time.perf_counter() - started
+    cached = len(chunks) - embedded
+    report = IndexReport(
+        version, articles, len(chunks), embedded, cached, seconds, folder, folder_bytes(folder)
+    )
+    log.info("index %s: %d articles, %d chunks (%d embedded, %d cached) in %.1f s",
+             version, articles, len(chunks), embedded, cached, seconds)  # fmt: skip
+    return report
+
+
+def _publish(
+    data_dir: Path,
+    chunks: list[Chunk],
+    texts: list[str],
+    vectors: np.ndarray,
+    meta: dict[str, object],
+    notify: ProgressFn,
+) -> tuple[str, Path]:
+    """Write a staging folder, then swap it live; a failure leaves no half-written version."""
     version, staging = new_staging(data_dir)
     try:
         _write(staging, chunks, texts, vectors, notify)
-        write_meta(
-            staging, make_meta(settings, embedder.id, int(vectors.shape[1]), articles, len(chunks))
-        )
-        folder = publish(data_dir, version, staging)
+        write_meta(staging, meta)
+        return version, publish(data_dir, version, staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    report = IndexReport(
-        version,
-        articles,
-        len(chunks),
-        embedded,
-        len(chunks) - embedded,
-        time.perf_counter() - started,
-        folder,
-        folder_bytes(folder),
-    )
-    log.info(
-        "index %s: %d articles, %d chunks (%d embedded, %d cached) in %.1f s",
-        version,
-        articles,
-        report.chunks,
-        embedded,
-        report.cached,
-        report.seconds,
-    )
-    return report
 
 
 def _chunk_all(
