@@ -31,6 +31,24 @@ class FetchSettings(BaseModel):
     github_raw: bool = Field(
         True, description="Fetch GitHub blob pages as raw markdown (cleaner text)."
     )
+    per_host_delay: float = Field(
+        0.5, ge=0, le=60, description="Seconds between two requests to the same host."
+    )
+    robots: bool = Field(True, description="Obey robots.txt (cached per host per run).")
+    max_backoff: float = Field(
+        30.0, gt=0, description="Longest wait between retries, Retry-After included (seconds)."
+    )
+    accept_types: list[str] = Field(
+        default_factory=lambda: [
+            "text/html",
+            "application/xhtml+xml",
+            "text/markdown",
+            "text/x-markdown",
+            "text/plain",
+            "application/pdf",
+        ],
+        description="Content types fetched as candidate articles; others are refused.",
+    )
 
 
 class IngestSettings(BaseModel):
@@ -40,4 +58,13 @@ class IngestSettings(BaseModel):
 
     min_chars: int = Field(
         200, ge=0, description="Pages with less main text than this are not articles."
+    )
+    near_duplicate: float = Field(
+        0.85,
+        ge=0.5,
+        le=1.0,
+        description="MinHash Jaccard similarity above which two articles are one (cross-posts).",
+    )
+    raw_cache: bool = Field(
+        True, description="Keep raw responses under data_dir so re-extraction needs no refetch."
     )

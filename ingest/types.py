@@ -49,6 +49,13 @@ class FetchResult:
     last_modified: str | None = None
     error: str | None = None  # one-line human reason, None on success
     error_kind: str | None = None  # short machine kind: http_404, replay_miss, timeout, ...
+    retries: int = 0  # attempts beyond the first
+    elapsed: float = 0.0  # seconds spent, retries and waits included
+
+    @property
+    def not_modified(self) -> bool:
+        """A conditional GET found the stored copy current (HTTP 304)."""
+        return self.status == 304 and self.error is None
 
     @property
     def ok(self) -> bool:
