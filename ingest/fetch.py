@@ -2,119 +2,65 @@
 
 Every per-URL problem becomes a FetchResult with `error` and `error_kind`; nothing here
 raises for a bad URL, a refusing server or a slow host, so one link never sinks a batch.
+error_kind values: bad_url, blocked_address, dns_error, tls_error, connect_error, timeout,
+network_error, robots, http_<status>, too_large, bad_encoding, too_many_redirects,
+redirect_loop, unsupported_type, empty.
 """
 
 from __future__ import annotations
 
 import asyncio
-import codecs
 import concurrent.futures
-import datetime as dt
-import email.utils
 import ipaddress
 import logging
-import re
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
-import charset_normalizer
 import httpx
 
+from ingest.body import BadEncoding, BodyTooLarge, BoundedBody, decode_body
+from ingest.fetch_support import (
+    HostState,
+    Reply,
+    accepted_type,
+    backoff_delay,
+    is_tls_error,
+    media_type,
+    reply_result,
+)
+from ingest.robots import ALLOW_ALL, MAX_ROBOTS_BYTES, RobotsRules, origin, robots_url
 from ingest.settings import FetchSettings
 from ingest.types import FetchResult
-from ingest.urls import github_raw_url
+from ingest.urls import address_problem, canonical_url, github_raw_url, url_problem
+
+__all__ = ["Fetcher", "decode_body", "fetch_all", "fetch_urls", "run_sync"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 ResultFn = Callable[[FetchResult], None]
+Validators = Mapping[str, tuple[str | None, str | None]]  # url -> (ETag, Last-Modified)
 
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _RETRY_KINDS = frozenset({"timeout", "connect_error", "network_error"})
-_MAX_WAIT = 30.0  # a Retry-After longer than this is not worth blocking a whole batch
-_BACKOFF = 0.5
-_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
-# Pages declaring the narrow Chinese charsets routinely use characters only the superset has.
-_CHARSET_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030"}
+_DEADLINE_FACTOR = 4  # a whole attempt may take this many timeouts (slow-drip servers)
 
 
-class _TooLarge(Exception):
-    pass
+class _Failure(Exception):
+    """A per-URL failure: its kind, one-line message, and the URL it happened at."""
+
+    def __init__(self, kind: str, message: str, final: str = "") -> None:
+        super().__init__(message)
+        self.kind, self.message, self.final = kind, message, final
 
 
-def _declared_charset(content_type: str, body: bytes) -> str | None:
-    match = re.search(r"charset\s*=\s*[\"']?([\w.:-]+)", content_type, re.IGNORECASE)
-    if match is None and "html" in content_type.lower():
-        meta = _CHARSET_RE.search(body[:4096])
-        return meta.group(1).decode("ascii", "ignore").lower() if meta else None
-    return match.group(1).lower() if match else None
-
-
-def decode_body(body: bytes, content_type: str = "") -> str:
-    """Text of a response body: BOM, then declared charset, then UTF-8, then sniffing."""
-    if body.startswith(codecs.BOM_UTF8):
-        return body[len(codecs.BOM_UTF8) :].decode("utf-8", "replace")
-    charset = _declared_charset(content_type, body)
-    if charset:
-        try:
-            return body.decode(_CHARSET_ALIASES.get(charset, charset))
-        except (LookupError, UnicodeDecodeError):
-            log.debug("declared charset %s does not decode the body; sniffing", charset)
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        best = charset_normalizer.from_bytes(body).best()
-        return str(best) if best is not None else body.decode("utf-8", "replace")
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
-
-
-def _address_problem(address: str, settings: FetchSettings) -> str | None:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip.is_loopback:
-        return None if settings.allow_loopback else "loopback (set fetch.allow_loopback to allow)"
-    internal = ip.is_private or ip.is_link_local or ip.is_reserved or ip.is_multicast
-    if (internal or ip.is_unspecified) and not settings.allow_private:
-        return "a private or reserved address (set fetch.allow_private to allow)"
-    return None
-
-
-async def _guard(url: str, settings: FetchSettings) -> str | None:
-    """Why `url` must not be fetched (SSRF guard), or None when it may be."""
-    parts = urlsplit(url)
-    host = parts.hostname
-    if not host:
-        return f"no host in URL: {url}"
-    try:
-        addresses = [str(ipaddress.ip_address(host))]
-    except ValueError:
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await loop.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            return f"cannot resolve host {host}: {exc}"
-        addresses = [str(info[4][0]) for info in infos]
-    for address in addresses:
-        problem = _address_problem(address, settings)
-        if problem is not None:
-            return f"refused {url}: {host} resolves to {address}, {problem}"
-    return None
+async def _resolve(host: str, port: int) -> list[str]:
+    """The addresses `host` resolves to (tests may monkeypatch this)."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
 
 
 class Fetcher:
@@ -127,14 +73,29 @@ class Fetcher:
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._all = asyncio.Semaphore(settings.concurrency)
-        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._hosts: dict[str, HostState] = {}
+        self._robots: dict[str, RobotsRules] = {}
+        self._robots_locks: dict[str, asyncio.Lock] = {}
 
     async def __aenter__(self) -> Fetcher:
+        timeout = self.settings.timeout
         self._client = httpx.AsyncClient(
             follow_redirects=False,  # redirects are followed by hand so every hop is guarded
-            timeout=httpx.Timeout(self.settings.timeout),
-            headers={"User-Agent": self.settings.user_agent},
+            timeout=httpx.Timeout(timeout, connect=timeout),
+            headers={
+                "User-Agent": self.settings.user_agent,
+                "Accept": ", ".join([*self.settings.accept_types, "*/*;q=0.1"]),
+                # Only what BoundedBody can inflate within the size cap.
+                "Accept-Encoding": "gzip, deflate",
+            },
             transport=self._transport,
+            # Our semaphores already bound the requests; a pool sized to match keeps
+            # httpcore's per-request scan over idle connections short.
+            limits=httpx.Limits(
+                max_connections=self.settings.concurrency,
+                max_keepalive_connections=self.settings.concurrency,
+            ),
+            trust_env=False,  # a proxy from the environment would bypass the address guard
         )
         return self
 
@@ -143,82 +104,197 @@ class Fetcher:
             await self._client.aclose()
             self._client = None
 
-    async def fetch(self, url: str) -> FetchResult:
-        """Fetch one URL with retries; GitHub blob pages come from their raw file."""
-        target = (github_raw_url(url) if self.settings.github_raw else None) or url
-        host = urlsplit(target).hostname or ""
-        per_host = self._hosts.setdefault(host, asyncio.Semaphore(self.settings.per_host))
-        async with self._all, per_host:
-            for attempt in range(self.settings.retries + 1):
-                result, wait = await self._fetch_once(url, target)
-                retryable = result.status in _RETRY_STATUSES or result.error_kind in _RETRY_KINDS
-                if not retryable or attempt == self.settings.retries:
-                    return result
-                delay = min(_MAX_WAIT, wait if wait is not None else _BACKOFF * 2**attempt)
-                log.debug("retrying %s in %.1fs after %s", target, delay, result.error_kind)
-                await asyncio.sleep(delay)
+    async def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult:
+        """Fetch one URL with retries; GitHub blob pages come from their raw file.
+
+        With `etag` / `last_modified` the request is conditional: an unchanged page gives
+        a FetchResult with status 304 and no body, which is not an error.
+        """
+        started = time.monotonic()
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        result = await self._with_retries(url, headers)
+        if result.status == 304:
+            result.etag = result.etag or etag
+            result.last_modified = result.last_modified or last_modified
+        result.elapsed = time.monotonic() - started
+        return result
+
+    async def _with_retries(self, url: str, headers: dict[str, str]) -> FetchResult:
+        # `url` is kept as given in the result: callers map results back by it.
+        clean = url.strip()
+        problem = url_problem(clean)
+        if problem is not None:
+            return FetchResult(url=url, final_url=url, error=problem, error_kind="bad_url")
+        target = (github_raw_url(clean) if self.settings.github_raw else None) or clean
+        for attempt in range(self.settings.retries + 1):
+            result, wait = await self._attempt(url, target, headers)
+            result.retries = attempt
+            status = result.status or 0
+            retryable = status == 429 or status >= 500 or result.error_kind in _RETRY_KINDS
+            if not retryable or attempt == self.settings.retries:
+                return result
+            delay = backoff_delay(attempt, wait, self.settings.max_backoff)
+            log.debug("retrying %s in %.2fs after %s", target, delay, result.error_kind)
+            await asyncio.sleep(delay)
         raise AssertionError("unreachable: the retry loop always returns")
 
-    async def _fetch_once(self, url: str, target: str) -> tuple[FetchResult, float | None]:
-        try:
-            return await self._follow(url, target)
-        except httpx.TimeoutException:
-            error, kind = f"timed out fetching {target}", "timeout"
-        except httpx.ConnectError as exc:
-            error, kind = f"cannot connect to {target}: {exc}", "connect_error"
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            error, kind = f"bad URL {target}: {exc}", "bad_url"
-        except _TooLarge:
-            error, kind = f"{target} is larger than {self.settings.max_bytes} bytes", "too_large"
-        except httpx.HTTPError as exc:
-            error, kind = f"network error on {target}: {exc}", "network_error"
-        return _failure(url, target, error, kind), None
-
-    async def _follow(self, url: str, target: str) -> tuple[FetchResult, float | None]:
-        assert self._client is not None, "use Fetcher as `async with Fetcher(...)`"
-        current = target
-        for _ in range(self.settings.max_redirects + 1):
-            if urlsplit(current).scheme not in ("http", "https"):
-                return _failure(url, current, f"not an http(s) URL: {current}", "bad_url"), None
-            problem = await _guard(current, self.settings)
-            if problem is not None:
-                return _failure(url, current, problem, "blocked_address"), None
-            async with self._client.stream("GET", current) as response:
-                if response.is_redirect and "location" in response.headers:
-                    current = urljoin(current, response.headers["location"])
-                    continue
-                return await self._finish(url, current, response)
-        limit = self.settings.max_redirects
-        return _failure(url, current, f"more than {limit} redirects", "too_many_redirects"), None
-
-    async def _finish(
-        self, url: str, final: str, response: httpx.Response
+    async def _attempt(
+        self, url: str, target: str, headers: dict[str, str]
     ) -> tuple[FetchResult, float | None]:
-        headers = response.headers
-        result = FetchResult(
-            url=url,
-            final_url=final,
-            status=response.status_code,
-            content_type=headers.get("content-type", ""),
-            etag=headers.get("etag"),
-            last_modified=headers.get("last-modified"),
-        )
-        if response.status_code >= 400:
-            result.error = f"HTTP {response.status_code} from {final}"
-            result.error_kind = f"http_{response.status_code}"
-            return result, _retry_after(headers.get("retry-after"))
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.settings.max_bytes:
-            raise _TooLarge
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > self.settings.max_bytes:
-                raise _TooLarge
-            chunks.append(chunk)
-        result.body = b"".join(chunks)
-        return result, None
+        deadline = self.settings.timeout * _DEADLINE_FACTOR
+        try:
+            async with asyncio.timeout(deadline):
+                reply = await self._follow(target, headers)
+        except _Failure as exc:
+            return _failure(url, exc.final or target, exc.message, exc.kind), None
+        except (TimeoutError, httpx.TimeoutException):
+            return _failure(url, target, f"timed out fetching {target}", "timeout"), None
+        except httpx.ConnectError as exc:
+            if is_tls_error(exc):
+                return _failure(url, target, f"TLS error on {target}: {exc}", "tls_error"), None
+            return _failure(
+                url, target, f"cannot connect to {target}: {exc}", "connect_error"
+            ), None
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            return _failure(url, target, f"bad URL {target}: {exc}", "bad_url"), None
+        except httpx.HTTPError as exc:
+            kind = "tls_error" if is_tls_error(exc) else "network_error"
+            return _failure(url, target, f"network error on {target}: {exc}", kind), None
+        return reply_result(url, reply)
+
+    async def _follow(self, target: str, headers: dict[str, str]) -> Reply:
+        """GET `target`, following redirects by hand: every hop is checked and guarded."""
+        current, seen = target, set[str]()
+        for _ in range(self.settings.max_redirects + 1):
+            if current in seen:
+                raise _Failure("redirect_loop", f"redirect loop back to {current}", current)
+            seen.add(current)
+            await self._check(current)
+            if self.settings.robots:
+                await self._obey_robots(_robots_subject(current))
+            reply = await self._send(current, headers, self.settings.max_bytes, check_type=True)
+            location = reply.headers.get("location")
+            if reply.status not in (301, 302, 303, 307, 308) or not location:
+                return reply
+            current = urljoin(current, location.strip())
+        limit = self.settings.max_redirects
+        raise _Failure("too_many_redirects", f"more than {limit} redirects from {target}", current)
+
+    async def _check(self, url: str) -> None:
+        """Refuse bad URLs and hosts resolving to internal addresses (SSRF guard)."""
+        problem = url_problem(url)
+        if problem is not None:
+            raise _Failure("bad_url", problem, url)
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        try:
+            addresses = [str(ipaddress.ip_address(host))]
+        except ValueError:
+            addresses = await self._lookup(url, host, parts.port or 443)
+        for address in addresses:
+            problem = address_problem(
+                address,
+                allow_loopback=self.settings.allow_loopback,
+                allow_private=self.settings.allow_private,
+            )
+            if problem is not None:
+                message = f"refused {url}: {host} resolves to {address}, {problem}"
+                raise _Failure("blocked_address", message, url)
+
+    async def _lookup(self, url: str, host: str, port: int) -> list[str]:
+        # RFC 6761: ".invalid" never resolves, so no resolver is asked.
+        if host == "invalid" or host.endswith(".invalid"):
+            raise _Failure("dns_error", f"cannot resolve host {host} (reserved .invalid)", url)
+        try:
+            async with asyncio.timeout(self.settings.timeout):
+                addresses = await _resolve(host, port)
+        except (OSError, UnicodeError, TimeoutError) as exc:
+            raise _Failure("dns_error", f"cannot resolve host {host}: {exc}", url) from exc
+        if not addresses:
+            raise _Failure("dns_error", f"host {host} has no address", url)
+        return addresses
+
+    def _host(self, url: str) -> HostState:
+        key = origin(url)
+        state = self._hosts.get(key)
+        if state is None:
+            state = HostState(
+                asyncio.Semaphore(self.settings.per_host), self.settings.per_host_delay
+            )
+            self._hosts[key] = state
+        return state
+
+    async def _send(
+        self, url: str, headers: dict[str, str], limit: int, *, check_type: bool
+    ) -> Reply:
+        """One request within the global and per-host limits; the body is read only for a
+        2xx response of an accepted type, and never beyond `limit` bytes."""
+        assert self._client is not None, "use Fetcher as `async with Fetcher(...)`"
+        host = self._host(url)
+        async with host.slots, self._all:
+            await host.pace()
+            async with self._client.stream("GET", url, headers=headers) as response:
+                reply = Reply(url, response.status_code, response.headers)
+                if not 200 <= reply.status < 300:
+                    return reply
+                content_type = reply.headers.get("content-type", "")
+                if check_type and not accepted_type(content_type, self.settings.accept_types):
+                    message = f"{url} is {media_type(content_type)}, not an accepted type"
+                    raise _Failure("unsupported_type", message, url)
+                reply.body = await _read(response, url, limit)
+                return reply
+
+    async def _obey_robots(self, url: str) -> None:
+        key = origin(url)
+        rules = self._robots.get(key)
+        if rules is None:
+            async with self._robots_locks.setdefault(key, asyncio.Lock()):
+                rules = self._robots.get(key) or await self._load_robots(url)
+                self._robots[key] = rules
+                delay = min(rules.crawl_delay(self.settings.user_agent), self.settings.max_backoff)
+                host = self._host(url)
+                host.delay = max(host.delay, delay)
+        if not rules.allows(url, self.settings.user_agent):
+            raise _Failure("robots", f"robots.txt of {key} disallows {url}", url)
+
+    async def _load_robots(self, url: str) -> RobotsRules:
+        """The robots.txt rules for `url`'s origin; anything but a 2xx text means allowed."""
+        current = robots_url(url)
+        try:
+            for _ in range(5):  # RFC 9309: follow at least five redirects
+                await self._check(current)
+                reply = await self._send(current, {}, MAX_ROBOTS_BYTES, check_type=False)
+                location = reply.headers.get("location")
+                if reply.status not in (301, 302, 303, 307, 308) or not location:
+                    break
+                current = urljoin(current, location.strip())
+        except (_Failure, httpx.HTTPError, TimeoutError) as exc:
+            log.debug("robots.txt for %s unavailable (%s): allowing", url, exc)
+            return ALLOW_ALL
+        if not 200 <= reply.status < 300:
+            return ALLOW_ALL
+        return RobotsRules.parse(decode_body(reply.body, reply.headers.get("content-type", "")))
+
+
+async def _read(response: httpx.Response, url: str, limit: int) -> bytes:
+    declared = response.headers.get("content-length", "").strip()
+    if declared.isdigit() and int(declared) > limit:
+        raise _Failure("too_large", f"{url} is {declared} bytes, over the {limit} cap", url)
+    try:
+        body = BoundedBody(response.headers.get("content-encoding", ""), limit)
+        async for chunk in response.aiter_raw():
+            body.feed(chunk)
+        return body.finish()
+    except BodyTooLarge as exc:
+        raise _Failure("too_large", f"{url}: {exc}", url) from exc
+    except BadEncoding as exc:
+        raise _Failure("bad_encoding", f"{url}: {exc}", url) from exc
 
 
 def _failure(url: str, final: str, error: str, kind: str) -> FetchResult:
@@ -231,12 +307,19 @@ async def fetch_all(
     on_result: ResultFn | None = None,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
+    validators: Validators | None = None,
 ) -> list[FetchResult]:
-    """Fetch every URL (bounded concurrency); `on_result` sees each result as it lands."""
+    """Fetch every URL (bounded concurrency); `on_result` sees each result as it lands.
+
+    `validators` maps a URL to its stored (ETag, Last-Modified): those URLs are fetched
+    with a conditional GET, and an unchanged one comes back with status 304.
+    """
+    known = validators or {}
     async with Fetcher(settings, transport=transport) as fetcher:
 
         async def one(url: str) -> FetchResult:
-            result = await fetcher.fetch(url)
+            etag, last_modified = known.get(url, (None, None))
+            result = await fetcher.fetch(url, etag=etag, last_modified=last_modified)
             if on_result is not None:
                 on_result(result)
             return result
@@ -259,7 +342,20 @@ def run_sync(make: Callable[[], Awaitable[T]]) -> T:
 
 
 def fetch_urls(
-    urls: Sequence[str], settings: FetchSettings, on_result: ResultFn | None = None
+    urls: Sequence[str],
+    settings: FetchSettings,
+    on_result: ResultFn | None = None,
+    *,
+    validators: Validators | None = None,
 ) -> list[FetchResult]:
     """Blocking wrapper of `fetch_all` for sync callers (pipeline, CLI)."""
-    return run_sync(lambda: fetch_all(urls, settings, on_result))
+    return run_sync(lambda: fetch_all(urls, settings, on_result, validators=validators))
+
+
+def _robots_subject(url: str) -> str:
+    """The URL whose robots rules govern fetching `url`.
+
+    A raw.githubusercontent.com file is the markdown of the github.com blob page a reading
+    list links to; raw's robots.txt turns away every crawler, so the page's rules decide.
+    """
+    return canonical_url(url) if urlsplit(url).hostname == "raw.githubusercontent.com" else url

@@ -6,6 +6,7 @@ import ipaddress
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -71,12 +72,19 @@ def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @dataclass
 class Route:
-    """A canned response of the loopback server."""
+    """A canned response of the loopback server.
 
-    body: bytes
+    `delay` sleeps before answering (slow routes). `handler`, when set, answers instead of
+    the canned fields: it gets the live BaseHTTPRequestHandler and writes the whole
+    response itself (dynamic routes: flaky, conditional GET, slow drip, ...).
+    """
+
+    body: bytes = b""
     content_type: str = "text/html; charset=utf-8"
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    handler: Callable[[BaseHTTPRequestHandler], None] | None = None
 
 
 @dataclass
@@ -86,18 +94,27 @@ class LoopbackServer:
     base: str
     routes: dict[str, Route]
     hits: dict[str, int]
+    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # path, headers
 
     def url(self, path: str) -> str:
         return self.base + path
 
 
-def _handler(routes: dict[str, Route], hits: dict[str, int]) -> type[BaseHTTPRequestHandler]:
+def _handler(
+    routes: dict[str, Route], hits: dict[str, int], requests: list[tuple[str, dict[str, str]]]
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             hits[self.path] = hits.get(self.path, 0) + 1
+            requests.append((self.path, dict(self.headers.items())))
             route = routes.get(self.path)
             if route is None:
                 route = Route(b"not found", "text/plain", 404)
+            if route.delay:
+                time.sleep(route.delay)
+            if route.handler is not None:
+                route.handler(self)
+                return
             self.send_response(route.status)
             self.send_header("Content-Type", route.content_type)
             self.send_header("Content-Length", str(len(route.body)))
@@ -119,10 +136,14 @@ def loopback_server() -> Iterator[Callable[[dict[str, Route]], LoopbackServer]]:
 
     def start(routes: dict[str, Route]) -> LoopbackServer:
         hits: dict[str, int] = {}
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(routes, hits))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        requests: list[tuple[str, dict[str, str]]] = []
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(routes, hits, requests))
+        server.daemon_threads = True  # a slow route must not hold up shutdown
+        # A short poll interval keeps shutdown (once per test) from adding half a second.
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         servers.append(server)
-        return LoopbackServer(f"http://127.0.0.1:{server.server_address[1]}", routes, hits)
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        return LoopbackServer(base, routes, hits, requests)
 
     yield start
     for server in servers:

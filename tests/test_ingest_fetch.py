@@ -11,7 +11,7 @@ from ingest import FetchSettings
 from ingest.fetch import decode_body, fetch_urls
 
 Start = Callable[[dict[str, Route]], LoopbackServer]
-FAST = {"allow_loopback": True, "timeout": 5.0, "retries": 2}
+FAST = {"allow_loopback": True, "timeout": 5.0, "retries": 2, "per_host_delay": 0.0}
 
 
 class FlakyRoutes(dict[str, Route]):
@@ -71,16 +71,23 @@ def test_loopback_is_refused_unless_allowed(loopback_server: Start) -> None:
 
 
 def test_size_and_redirect_caps(loopback_server: Start) -> None:
+    chain = {f"/r{i}": Route(status=302, headers={"Location": f"/r{i + 1}"}) for i in range(9)}
     server = loopback_server(
         {
             "/big": Route(b"x" * 5000, "text/plain"),
-            "/loop": Route(b"", status=302, headers={"Location": "/loop"}),
+            "/loop": Route(status=302, headers={"Location": "/loop2"}),
+            "/loop2": Route(status=301, headers={"Location": "/loop"}),
+            **chain,
         }
     )
     settings = FetchSettings(**{**FAST, "max_bytes": 1024, "max_redirects": 3})
-    big, loop = fetch_urls([server.url("/big"), server.url("/loop")], settings)
+    big, loop, far = fetch_urls([server.url(p) for p in ("/big", "/loop", "/r0")], settings)
     assert big.error_kind == "too_large"
-    assert loop.error_kind == "too_many_redirects" and server.hits["/loop"] == 4
+    # A loop is named as such at once instead of burning the whole redirect budget.
+    assert loop.error_kind == "redirect_loop" and server.hits["/loop"] == 1
+    assert loop.retries == 0 and "/loop" in (loop.error or "")
+    assert far.error_kind == "too_many_redirects" and server.hits["/r3"] == 1
+    assert "/r4" not in server.hits
 
 
 def test_unusable_urls_fail_per_url(loopback_server: Start) -> None:
