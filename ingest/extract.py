@@ -1,44 +1,48 @@
-"""Turn a fetched page into article text and metadata. Pure: no network, no files."""
+"""Turn a fetched page into article text and metadata. Pure: no network, no files.
+
+`extract_page` is the entry point. HTML goes through stub detection (ingest.stubs), a
+listing check, trafilatura, and the per-site selector table (ingest.sites) when
+trafilatura's output is too short or is not the article body; PDFs go through ingest.pdf.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import NamedTuple
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import lxml.etree  # type: ignore[import-untyped]  # lxml ships no type information
 import lxml.html  # type: ignore[import-untyped]
 import trafilatura
 
 from ingest.fetch import decode_body
-from ingest.sources import clean_inline, looks_damaged, looks_like_html
+from ingest.markup import (
+    bare_text,
+    choose_title,
+    detect_language,
+    file_title,
+    headings,
+    is_listing_markdown,
+    normalize_markdown,
+    normalize_text,
+    not_the_body,
+)
+from ingest.pdf import PdfError, read_pdf
+from ingest.sites import Site, first_value, select_first, site_date, site_for
+from ingest.sources import clean_inline, looks_like_html
+from ingest.stubs import binary_kind, detect_stub, visible_text
 from ingest.types import FetchResult
-from ingest.urls import url_name
+
+__all__ = ["Extracted", "Skip", "detect_language", "extract", "extract_page", "page_kind"]
 
 log = logging.getLogger(__name__)
+
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _MD_TYPES = ("text/markdown", "text/x-markdown")
 _MD_EXT = (".md", ".markdown", ".mdx")
-_FENCE = re.compile(r"^\s*(```|~~~)")
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_IMG = re.compile(r"<img\b[^>]*>", re.I)
-_TAG_ONLY_LINE = re.compile(r"^\s*(</?[a-zA-Z][^>]*>\s*)+$")
-_MD_IMAGE = re.compile(r"!\[([^\[\]]*)\]\([^)]*\)")
-_MD_LINK = re.compile(r"\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\([^)]*\)")
-_HTML_LINK = re.compile(r"<a\b[^>]*>(.*?)</a\s*>", re.I | re.S)
-# GitHub's page shell: "README.md at main · owner/repo", "owner/repo", "... · GitHub".
-_SHELL_TITLE = re.compile(
-    r"( at [^ ]+ · [\w.-]+/[\w.-]+$)|(^[\w.-]+/[\w.-]+$)|( · GitHub$)|(^GitHub$)"
-)
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_KANA = re.compile(r"[\u3040-\u30ff]")
-_HANGUL = re.compile(r"[\uac00-\ud7af]")
-_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 _LISTING_TEXT = 40  # fewer characters than this outside links, and the page is a list of links
 
 
@@ -49,32 +53,25 @@ class Extracted:
     title: str
     text: str
     language: str
-    kind: str  # html, markdown or text
+    kind: str  # html, markdown, text or pdf
     author: str | None = None
     date: str | None = None
 
 
 class Skip(NamedTuple):
-    """Why a page is not an article: kind is listing, too_short, unsupported or empty."""
+    """Why a page is not an article.
+
+    kind: listing, too_short, empty, unsupported, fetch_error, binary, login_wall, blocked,
+    deleted, violation, captcha or js_shell.
+    """
 
     kind: str
     reason: str
 
 
-def detect_language(text: str) -> str:
-    """A coarse language tag: kana → ja, hangul → ko, enough Han characters → zh, else en."""
-    han = len(_CJK.findall(text))
-    if len(_KANA.findall(text)) > 20:
-        return "ja"
-    if len(_HANGUL.findall(text)) > 20:
-        return "ko"
-    # One Han character carries about as much as one English word.
-    return "zh" if han and han >= 0.3 * len(_LATIN_WORD.findall(text)) else "en"
-
-
 def page_kind(result: FetchResult, text: str) -> str:
     """html, markdown, text, or unsupported, from the content type, URL and a sniff."""
-    ctype = result.content_type.split(";", 1)[0].strip().lower()
+    ctype = _media_type(result)
     path = urlsplit(result.final_url or result.url).path.lower()
     if ctype in _HTML_TYPES:
         return "html"
@@ -85,106 +82,63 @@ def page_kind(result: FetchResult, text: str) -> str:
     return "unsupported"
 
 
-def normalize_markdown(text: str) -> str:
-    """Markdown as is, minus HTML comments, images (alt text kept) and tag-only lines.
-
-    Code blocks are left untouched; images are dropped because their URLs are noise to
-    search and HTML extraction drops them as well.
-    """
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _COMMENT.sub("", text)
-    out: list[str] = []
-    in_code = False
-    for line in text.split("\n"):
-        if _FENCE.match(line):
-            in_code = not in_code
-        elif not in_code:
-            line = _MD_IMAGE.sub(lambda m: m.group(1), _IMG.sub("", line))
-            if _TAG_ONLY_LINE.match(line):
-                continue
-        out.append(line.rstrip())
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
+def _media_type(result: FetchResult) -> str:
+    return result.content_type.split(";", 1)[0].strip().lower()
 
 
-def normalize_text(text: str) -> str:
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    lines = [line.rstrip() for line in text.split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def _headings(markdown: str) -> list[tuple[int, str]]:
-    found: list[tuple[int, str]] = []
-    in_code = False
-    for line in markdown.split("\n"):
-        if _FENCE.match(line):
-            in_code = not in_code
-        elif not in_code and (match := _HEADING.match(line)):
-            title = clean_inline(match.group(2))
-            if title:
-                found.append((len(match.group(1)), title))
-    return found
-
-
-def _is_listing_markdown(markdown: str) -> bool:
-    links = _MD_LINK.findall(markdown) + _HTML_LINK.findall(markdown)
-    if not links:
-        return False
-    rest = _HTML_LINK.sub(" ", _MD_LINK.sub(" ", markdown))
-    rest = re.sub(r"^\s*(#+|[-*+]|\d+\.)\s*", "", rest, flags=re.M)
-    rest = re.sub(r"<[^>]+>|[\s|:*_`#>/-]+", "", rest)
-    return len(rest) < max(_LISTING_TEXT, 0.1 * len(markdown))
-
-
-def good_title(candidate: str | None, url: str) -> str | None:
-    """`candidate` cleaned; None when empty, a site shell title, a file name or mojibake."""
-    if not candidate:
-        return None
-    title = " ".join(candidate.split())
-    if _SHELL_TITLE.search(title) or looks_damaged(title):
-        return None
-    if title.lower() == unquote(urlsplit(url).path.rsplit("/", 1)[-1]).lower():
-        return None  # a bare file name such as "README.md" is what a shell shows, not a title
-    return title
-
-
-def file_title(url: str) -> str | None:
-    """The file name of a markdown URL, unless it is a generic README or index."""
-    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
-    stem, dot, ext = name.rpartition(".")
-    if not dot or f".{ext.lower()}" not in _MD_EXT or stem.lower() in ("readme", "index"):
-        return None
-    return stem.strip() or None
-
-
-def choose_title(candidates: list[str | None], anchor: str, url: str) -> str:
-    """The first good candidate, else the anchor text (unless mojibake), else the URL's name."""
-    for candidate in [*candidates, anchor]:
-        title = good_title(candidate, url)
-        if title:
-            return title
-    return url_name(url)
+def _is_pdf(result: FetchResult) -> bool:
+    ctype = _media_type(result)
+    path = urlsplit(result.final_url or result.url).path.lower()
+    return (
+        ctype == "application/pdf"
+        or result.body.startswith(b"%PDF-")
+        or (ctype in ("", "application/octet-stream") and path.endswith(".pdf"))
+    )
 
 
 def _finish(
-    text: str, kind: str, titles: list[str | None], anchor: str, url: str, min_chars: int
+    text: str,
+    kind: str,
+    titles: list[str | None],
+    anchor: str,
+    url: str,
+    min_chars: int,
+    page_chars: int | None = None,
 ) -> Extracted | Skip:
     if len(text) < min_chars:
-        return Skip("too_short", f"only {len(text)} characters of text (< {min_chars}): {url}")
+        page = f" out of {page_chars} visible" if page_chars is not None else ""
+        reason = f"only {len(text)} characters of text{page} (< {min_chars}): {url}"
+        return Skip("too_short", reason)
     title = choose_title(titles, anchor, url)
     return Extracted(title=title, text=text, language=detect_language(text), kind=kind)
 
 
 def _extract_markdown(text: str, anchor: str, url: str, min_chars: int) -> Extracted | Skip:
     markdown = normalize_markdown(text)
-    if _is_listing_markdown(markdown):
+    if is_listing_markdown(markdown):
         return Skip("listing", f"a list of links, not an article: {url}")
-    heads = _headings(markdown)
+    heads = headings(markdown)
     # A single top-level heading is the title; several are numbered sections ("0x1. 背景").
     h1s = [title for level, title in heads if level == 1]
     h1 = h1s[0] if len(h1s) == 1 else None
     # A file's own name says more than a section heading such as "前言" or "1. 背景".
     titles = [h1, anchor, file_title(url), heads[0][1] if heads else None]
     return _finish(markdown, "markdown", titles, "", url, min_chars)
+
+
+def _extract_pdf(body: bytes, anchor: str, url: str, min_chars: int) -> Extracted | Skip:
+    try:
+        pdf = read_pdf(body)
+    except PdfError as exc:
+        return Skip("unsupported", f"{exc}: {url}")
+    if not pdf.text.strip():
+        return Skip("empty", f"a PDF of {pdf.pages} pages with no text layer (scanned?): {url}")
+    done = _finish(
+        normalize_text(pdf.text), "pdf", [pdf.title, pdf.first_line], anchor, url, min_chars
+    )
+    if isinstance(done, Extracted):
+        done.author, done.date = pdf.author, pdf.date
+    return done
 
 
 def _main_region(root: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
@@ -206,18 +160,10 @@ def _is_listing_html(region: lxml.html.HtmlElement) -> bool:
     return total - in_links < max(_LISTING_TEXT, 0.1 * total)
 
 
-def _extract_html(text: str, anchor: str, url: str, min_chars: int) -> Extracted | Skip:
-    try:
-        root = lxml.html.fromstring(text)
-    except (lxml.etree.ParserError, ValueError) as exc:
-        return Skip("empty", f"unparseable HTML ({exc}): {url}")
-    region = _main_region(root)
-    h1 = region.xpath("string(.//h1[1])") or None
-    page_title = root.xpath("string(//title)") or None
-    if _is_listing_html(region):
-        return Skip("listing", f"a directory or link listing page, not an article: {url}")
-    body = trafilatura.extract(
-        text,
+def _trafilatura(html: str, url: str, *, recall: bool = False) -> str:
+    """trafilatura's markdown: headings, tables, code and emphasis kept; links and images not."""
+    found = trafilatura.extract(
+        html,
         url=url,
         output_format="markdown",
         include_tables=True,
@@ -225,21 +171,96 @@ def _extract_html(text: str, anchor: str, url: str, min_chars: int) -> Extracted
         include_formatting=True,
         include_links=False,
         include_images=False,
+        favor_recall=recall,
     )
-    if not body:
-        return Skip("too_short", f"no main text found: {url}")
+    return found or ""
+
+
+def _element_markdown(html: str, url: str) -> str:
+    """Markdown of one body element: trafilatura on it alone, else its plain text."""
+    wrapped = f"<html><body><article>{html}</article></body></html>"
+    body = _trafilatura(wrapped, url, recall=True)
+    fragment = lxml.html.fragment_fromstring(html, create_parent="div")
+    for br in fragment.iter("br"):
+        br.tail = "\n" + (br.tail or "")
+    for block in fragment.iter("p", "div", "section", "li", "tr", "h1", "h2", "h3", "h4", "pre"):
+        block.tail = "\n" + (block.tail or "")
+    plain = normalize_text(re.sub(r"[ \t]+", " ", fragment.text_content()))
+    # On a short fragment trafilatura may still drop lines; then plain text is the safer copy.
+    return body if len(bare_text(body)) >= 0.9 * len(bare_text(plain)) else plain
+
+
+def _site_body(root: lxml.html.HtmlElement, site: Site | None) -> tuple[str, str] | None:
+    """(HTML, bare text) of the site's body element, when the page has one."""
+    if site is None:
+        return None
+    found = select_first(root, site.body)
+    if not found:
+        return None
+    element = max(found, key=lambda e: len(e.text_content()))
+    return lxml.html.tostring(element, encoding="unicode"), bare_text(element.text_content())
+
+
+def _main_text(html: str, site_body: tuple[str, str] | None, url: str, min_chars: int) -> str:
+    """Markdown of the article body: trafilatura's, or the site selector's when that is better."""
+    body = normalize_markdown(_trafilatura(html, url), dedent=True)
+    if site_body is None or not site_body[1] or not not_the_body(body, site_body[1], min_chars):
+        return body
+    fallback = normalize_markdown(_element_markdown(site_body[0], url), dedent=True)
+    if len(bare_text(fallback)) > 0.5 * len(bare_text(body)):
+        log.debug("site selector used instead of trafilatura: %s", url)
+
+        return fallback
+    return body
+
+
+def _site_metadata(
+    html: str, root: lxml.html.HtmlElement, site: Site | None
+) -> tuple[str | None, str | None, str | None]:
+    """(title, author, date) from the site's selectors; read before the listing check prunes."""
+    if site is None:
+        return None, None, None
+    title, author = first_value(root, site.title), first_value(root, site.author)
+    return title, author, site_date(root, html, site)
+
+
+def _extract_html(text: str, anchor: str, url: str, min_chars: int) -> Extracted | Skip:
+    try:
+        root = lxml.html.fromstring(text)
+    except (lxml.etree.ParserError, ValueError) as exc:
+        return Skip("empty", f"unparseable HTML ({exc}): {url}")
+    visible = visible_text(root)
+    stub = detect_stub(root, text, visible)
+    if stub is not None:
+        return Skip(stub[0], f"{stub[1]}: {url}")
+    if not visible:
+        return Skip("empty", f"a page with no visible text: {url}")
+    site = site_for(url)
+    region = _main_region(root)
+    h1 = region.xpath("string(.//h1[1])") or None
+    page_title = root.xpath("string(//title)") or None
+    site_body = _site_body(root, site)  # taken before the listing check prunes the tree
+    title, author, date = _site_metadata(text, root, site)
+    if _is_listing_html(region):
+        return Skip("listing", f"a directory or link listing page, not an article: {url}")
+    markdown = _main_text(text, site_body, url, min_chars)
+    if not markdown:
+        reason = f"no main text found among {len(visible)} visible characters: {url}"
+        return Skip("too_short", reason)
     meta = trafilatura.extract_metadata(text, default_url=url)
-    markdown = normalize_markdown(body)
-    heads = _headings(markdown)
+    heads = headings(markdown)
     titles = [
+        title,
         meta.title if meta else None,
         clean_inline(str(h1)) if h1 else None,
         heads[0][1] if heads else None,
         page_title,
     ]
-    done = _finish(markdown, "html", titles, anchor, url, min_chars)
+    done = _finish(markdown, "html", titles, anchor, url, min_chars, len(visible))
     if isinstance(done, Extracted) and meta is not None:
-        done.author, done.date = meta.author, meta.date
+        done.author, done.date = author or meta.author, date or meta.date
+    elif isinstance(done, Extracted):
+        done.author, done.date = author, date
     return done
 
 
@@ -250,6 +271,14 @@ def extract_page(
     url = result.final_url or result.url
     if not result.ok:
         return Skip("fetch_error", result.error or f"status {result.status}: {url}")
+    if not result.body.strip():
+        return Skip("empty", f"empty response: {url}")
+    if _is_pdf(result):
+        return _extract_pdf(result.body, anchor, url, min_chars)
+    ctype = _media_type(result)
+    textual = not ctype or ctype.startswith("text/") or ctype in _HTML_TYPES
+    if textual and (what := binary_kind(result.body)):
+        return Skip("binary", f"{what} served as {ctype or 'no content type'}: {url}")
     text = decode_body(result.body, result.content_type)
     if not text.strip():
         return Skip("empty", f"empty response: {url}")
