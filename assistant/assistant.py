@@ -29,7 +29,14 @@ from index import (
     current_version,
     get_embedder,
 )
-from ingest import ArticleStore, IngestReport, ProgressFn, parse_source_spec, run_ingest
+from ingest import (
+    ArticleStore,
+    IngestOptions,
+    IngestReport,
+    ProgressFn,
+    parse_source_spec,
+    run_ingest,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -146,11 +153,25 @@ class Assistant:
         replay: Path | None = None,
         record: Path | None = None,
         sources: list[str] | None = None,
+        refresh: bool = False,
+        reextract: bool = False,
     ) -> IngestReport:
-        """Fetch and clean every source into the store (incremental)."""
+        """Fetch and clean every source into the store (incremental).
+
+        `refresh` revalidates already stored links (conditional GET); `reextract` re-runs
+        extraction from the raw cache and local sources without fetching anything. A run
+        over the configured sources (no `sources`) also marks links no list has any more
+        as stale.
+        """
         chosen = self.config.sources if sources is None else sources
         specs = [parse_source_spec(spec) for spec in chosen]
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        options = IngestOptions(
+            refresh=refresh,
+            reextract=reextract,
+            all_sources=sources is None,
+            raw_dir=self.data_dir / "raw",
+        )
         with ArticleStore.open(self.data_dir) as store:
             return run_ingest(
                 store,
@@ -160,6 +181,7 @@ class Assistant:
                 replay=replay,
                 record=record,
                 progress=progress,
+                options=options,
             )
 
     def reindex(self, progress: ProgressFn | None = None) -> IndexReport:
@@ -181,10 +203,19 @@ class Assistant:
         replay: Path | None = None,
         record: Path | None = None,
         sources: list[str] | None = None,
+        refresh: bool = False,
+        reextract: bool = False,
     ) -> RebuildReport:
         """Ingest, then index, then hot-swap the loaded index."""
         started = time.perf_counter()
-        ingested = self.ingest(progress, replay=replay, record=record, sources=sources)
+        ingested = self.ingest(
+            progress,
+            replay=replay,
+            record=record,
+            sources=sources,
+            refresh=refresh,
+            reextract=reextract,
+        )
         indexed = self.reindex(progress)
         return RebuildReport(ingested, indexed, time.perf_counter() - started)
 

@@ -2,10 +2,10 @@
 
 import logging
 
-from ingest.pipeline import IngestReport, ProgressFn, run_ingest
+from ingest.pipeline import IngestOptions, IngestReport, ProgressFn, run_ingest
 from ingest.settings import FetchSettings, IngestSettings
 from ingest.sources import SourceError, parse_reading_list, parse_source_spec
-from ingest.store import ArticleStore, StoreStats
+from ingest.store import ArticleStore, StoreError, StoreStats
 from ingest.types import Article, FetchResult, Link, SourceKind, SourceSpec
 from ingest.urls import canonical_url
 
@@ -16,6 +16,7 @@ __all__ = [
     "ArticleStore",
     "FetchResult",
     "FetchSettings",
+    "IngestOptions",
     "IngestReport",
     "IngestSettings",
     "Link",
@@ -23,6 +24,7 @@ __all__ = [
     "SourceError",
     "SourceKind",
     "SourceSpec",
+    "StoreError",
     "StoreStats",
     "canonical_url",
     "parse_reading_list",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -12,6 +13,7 @@ from typing import IO
 from urllib.parse import urljoin
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -22,6 +24,8 @@ log = logging.getLogger(__name__)
 
 _MAX_HOPS = 5
 _REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 404: "Not Found"}
+# What a damaged archive raises part-way through; the records before it stay usable.
+_DAMAGE = (ArchiveLoadFailed, zlib.error, EOFError, ValueError, OSError, AttributeError)
 
 
 def _result(record: object, url: str) -> FetchResult:
@@ -39,7 +43,11 @@ def _result(record: object, url: str) -> FetchResult:
         etag=http.get_header("ETag") if http is not None else None,
         last_modified=http.get_header("Last-Modified") if http is not None else None,
     )
-    if status >= 400:
+    if getattr(record.raw_stream, "limit", 0):  # type: ignore[attr-defined]
+        # The archive ends inside this record: its body is cut short, so not an article.
+        result.error = f"record of {final} is truncated in the archive"
+        result.error_kind = "truncated"
+    elif status >= 400:
         result.error = f"HTTP {status} from {final} (replayed)"
         result.error_kind = f"http_{status}"
     return result
@@ -68,6 +76,7 @@ class WarcReplay:
         self._canonical: dict[str, int] = {}
         self._types: dict[str, str] = {}
         self._lock = threading.Lock()
+        self.truncated: str | None = None  # one line when the archive is damaged or cut short
         self._stream: IO[bytes] = open(self.path, "rb")  # noqa: SIM115 (closed by close())
         try:
             self._build_index()
@@ -76,8 +85,46 @@ class WarcReplay:
             raise
 
     def _build_index(self) -> None:
+        try:
+            self._index_records()
+        except _DAMAGE as exc:
+            self.truncated = (
+                f"{self.path.name} is damaged after {len(self._exact)} readable responses "
+                f"({type(exc).__name__}: {exc}); the rest is skipped"
+            )
+        if self._exact and self.truncated is None:
+            self.truncated = self._check_end()
+        if self.truncated:
+            log.warning("%s", self.truncated)
+
+    def _check_end(self) -> str | None:
+        """Why the archive's tail is unreadable (a record cut short), or None."""
+        last = max(self._exact, key=self._exact.__getitem__)
+        if self.read(last).error_kind == "truncated":
+            return (
+                f"{self.path.name} is truncated: its last record ({last}) is cut short; "
+                f"{len(self._exact) - 1} records are complete"
+            )
+        with self._lock:
+            self._stream.seek(self._exact[last])
+            records = ArchiveIterator(self._stream)
+            for record in records:
+                record.content_stream().read()
+                break
+            end = self._exact[last] + records.get_record_length()
+        size = self.path.stat().st_size
+        if end < size:
+            return (
+                f"{self.path.name} is truncated: {size - end} bytes after its last complete "
+                f"record ({len(self._exact)} readable) are not a whole record"
+            )
+        return None
+
+    def _index_records(self) -> None:
         records = ArchiveIterator(self._stream)
         for record in records:
+            if not record.rec_headers.get_header("WARC-Type"):
+                raise ValueError("a record header is cut short")
             if record.rec_type != "response":
                 continue
             url = record.rec_headers.get_header("WARC-Target-URI") or ""
@@ -105,8 +152,12 @@ class WarcReplay:
         """The record at `offset` and, for a redirect, where it points."""
         with self._lock:
             self._stream.seek(offset)
-            record = next(iter(ArchiveIterator(self._stream)))
-            result = _result(record, requested)
+            try:
+                record = next(iter(ArchiveIterator(self._stream)))
+                result = _result(record, requested)
+            except (*_DAMAGE, StopIteration) as exc:
+                error = f"record of {requested} is unreadable in {self.path.name}: {exc}"
+                return FetchResult(url=requested, error=error, error_kind="truncated"), None
             location = None
             if result.status is not None and 300 <= result.status < 400:
                 location = record.http_headers.get_header("Location")

@@ -213,7 +213,8 @@ def parse_reading_list(text: str, source: str = "", *, base_url: str | None = No
 
     Mojibake is repaired first. In-page anchors, images, badges and non-web schemes are
     skipped; relative links are resolved against `base_url` (default: the source's URL,
-    if it is one) and dropped when there is none. Each canonical URL is kept once.
+    if it is one) and dropped when there is none. Each canonical URL is kept once per
+    section: a link listed under two headings keeps both (its article has both topics).
     """
     if base_url is None:
         location = source.split(":", 1)[1] if source.startswith(("list:", "urls:")) else source
@@ -223,9 +224,9 @@ def parse_reading_list(text: str, source: str = "", *, base_url: str | None = No
         _html_links(fixed, base_url) if looks_like_html(fixed) else _markdown_links(fixed, base_url)
     )
     links: list[Link] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, tuple[str, ...]]] = set()
     for url, anchor, section in found:
-        key = canonical_url(url)
+        key = (canonical_url(url), section)
         if key not in seen:
             seen.add(key)
             links.append(Link(url=url, anchor=anchor, source=source, section=section))

@@ -2,66 +2,70 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from ingest.types import Article, FetchResult, Link, SourceSpec
+from ingest import schema
+from ingest.ledger import Ledger, now
+from ingest.linkstore import LinkTable
+from ingest.schema import StoreError
+from ingest.types import Article, SourceSpec
 from ingest.urls import canonical_url
 
-DB_NAME = "linkrag.sqlite"
-SCHEMA_VERSION = "1"
+__all__ = ["DB_NAME", "ArticleStore", "StoreError", "StoreStats"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sources (
-    spec TEXT PRIMARY KEY, kind TEXT NOT NULL, last_run TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS links (
-    url TEXT NOT NULL, canonical TEXT NOT NULL, anchor TEXT NOT NULL, source TEXT NOT NULL,
-    section TEXT NOT NULL, PRIMARY KEY (canonical, source));
-CREATE TABLE IF NOT EXISTS fetches (
-    url TEXT PRIMARY KEY, final_url TEXT, status INTEGER, content_type TEXT, etag TEXT,
-    last_modified TEXT, content_hash TEXT, error TEXT, error_kind TEXT, fetched_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS articles (
-    id INTEGER PRIMARY KEY, url TEXT NOT NULL UNIQUE, title TEXT NOT NULL, author TEXT,
-    date TEXT, language TEXT, text TEXT NOT NULL, text_hash TEXT NOT NULL,
-    topic TEXT NOT NULL DEFAULT '', duplicate_of INTEGER REFERENCES articles(id),
-    updated_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS articles_text_hash ON articles(text_hash);
-CREATE TABLE IF NOT EXISTS aliases (
-    url TEXT PRIMARY KEY, article_id INTEGER NOT NULL REFERENCES articles(id));
-CREATE INDEX IF NOT EXISTS aliases_article ON aliases(article_id);
-"""
+DB_NAME = "linkrag.sqlite"
+SCHEMA_VERSION = str(schema.SCHEMA_VERSION)
 
 _ARTICLE_COLUMNS = "id, url, title, author, date, language, text, text_hash, topic"
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
 @dataclass(frozen=True)
 class StoreStats:
-    articles: int  # unique articles (duplicates excluded)
+    articles: int  # unique articles (duplicates and stale ones excluded)
     links: int
     fetch_failures: int
     fetches: int
-    duplicates: int = 0  # exact-text duplicates merged into another article
+    duplicates: int = 0  # exact and near duplicates merged into another article
+    stale: int = 0  # articles no reading list links to any more (kept, not indexed)
 
 
-class ArticleStore:
-    """Articles, links, aliases and per-URL fetch outcomes in `data_dir/linkrag.sqlite`."""
+class ArticleStore(Ledger, LinkTable):
+    """Articles, links, aliases and the per-URL ledger in `data_dir/linkrag.sqlite`.
+
+    Every write commits at once, except inside `transaction()`, which commits (or rolls
+    back) everything written for one article together.
+    """
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._conn = conn
         self.path = path
         self._lock = threading.RLock()  # the pipeline may write from its fetch thread
+        self._depth = 0  # open transaction() blocks
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes: all are committed at the end, none if an exception escapes."""
+        with self._lock:
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._conn.rollback()
+                raise
+            self._depth -= 1
+            self._commit()
+
+    def _commit(self) -> None:
+        if self._depth == 0:
+            self._conn.commit()
 
     @classmethod
     def open(cls, data_dir: Path) -> ArticleStore:
@@ -72,15 +76,17 @@ class ArticleStore:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at each commit's end
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.executescript(_SCHEMA)
-        conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
-        conn.commit()
+        try:
+            schema.prepare(conn, str(path))
+        except BaseException:
+            conn.close()
+            raise
         return cls(conn, path)
 
     def _write(self, sql: str, params: Iterable[object] = ()) -> sqlite3.Cursor:
         with self._lock:
             cursor = self._conn.execute(sql, tuple(params))
-            self._conn.commit()
+            self._commit()
             return cursor
 
     def _one(self, sql: str, params: Iterable[object] = ()) -> tuple[object, ...] | None:
@@ -92,62 +98,8 @@ class ArticleStore:
 
     def record_source(self, spec: SourceSpec) -> None:
         self._write(
-            "INSERT OR REPLACE INTO sources VALUES (?, ?, ?)", (str(spec), spec.kind.value, _now())
+            "INSERT OR REPLACE INTO sources VALUES (?, ?, ?)", (str(spec), spec.kind.value, now())
         )
-
-    def add_links(self, links: Iterable[Link]) -> None:
-        rows = [
-            (
-                link.url,
-                canonical_url(link.url),
-                link.anchor,
-                link.source,
-                json.dumps(list(link.section), ensure_ascii=False),
-            )
-            for link in links
-        ]
-        with self._lock:
-            self._conn.executemany("INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?)", rows)
-            self._conn.commit()
-
-    # fetches
-
-    def record_fetch(self, result: FetchResult, key: str | None = None) -> None:
-        """Store the outcome for `key` (default: the canonical form of the requested URL)."""
-        digest = hashlib.sha1(result.body).hexdigest() if result.body else None
-        self._write(
-            "INSERT OR REPLACE INTO fetches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                key or canonical_url(result.url),
-                result.final_url,
-                result.status,
-                result.content_type,
-                result.etag,
-                result.last_modified,
-                digest,
-                result.error,
-                result.error_kind,
-                _now(),
-            ),
-        )
-
-    def fetched_ok(self) -> set[str]:
-        """Canonical URLs whose last fetch succeeded: an incremental run skips them."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT url FROM fetches WHERE error IS NULL AND status BETWEEN 200 AND 299"
-            ).fetchall()
-        return {str(row[0]) for row in rows}
-
-    def failures(self, limit: int = 100) -> list[tuple[str, str, str]]:
-        """(url, error_kind, error) of failed fetches, newest first."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT url, error_kind, error FROM fetches WHERE error IS NOT NULL "
-                "ORDER BY fetched_at DESC, url LIMIT ?",
-                (limit,),
-            ).fetchall()
-        return [(str(u), str(k or ""), str(e)) for u, k, e in rows]
 
     # articles
 
@@ -172,7 +124,7 @@ class ArticleStore:
 
     def add_article(self, article: Article, duplicate_of: int | None = None) -> int:
         """Insert an article and its aliases in one transaction; returns its id."""
-        with self._lock, self._conn:
+        with self.transaction():
             cursor = self._conn.execute(
                 "INSERT INTO articles (url, title, author, date, language, text, text_hash, "
                 "topic, duplicate_of, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -186,7 +138,7 @@ class ArticleStore:
                     article.text_hash,
                     article.topic,
                     duplicate_of,
-                    _now(),
+                    now(),
                 ),
             )
             article_id = int(cursor.lastrowid or 0)
@@ -195,7 +147,7 @@ class ArticleStore:
         return article_id
 
     def update_article(self, article_id: int, article: Article) -> None:
-        with self._lock, self._conn:
+        with self.transaction():
             self._conn.execute(
                 "UPDATE articles SET title=?, author=?, date=?, language=?, text=?, text_hash=?, "
                 "topic=CASE WHEN ? = '' THEN topic ELSE ? END, updated_at=? WHERE id=?",
@@ -208,14 +160,14 @@ class ArticleStore:
                     article.text_hash,
                     article.topic,
                     article.topic,
-                    _now(),
+                    now(),
                     article_id,
                 ),
             )
             self._insert_aliases(article.aliases, article_id)
 
     def add_aliases(self, urls: Iterable[str], article_id: int) -> None:
-        with self._lock, self._conn:
+        with self.transaction():
             self._insert_aliases(urls, article_id)
 
     def _insert_aliases(self, urls: Iterable[str], article_id: int) -> None:
@@ -233,35 +185,69 @@ class ArticleStore:
                 found.setdefault(int(owner), []).append(str(url))
         return found
 
-    @staticmethod
-    def _article(row: tuple[object, ...], aliases: dict[int, list[str]]) -> Article:
-        article_id = int(str(row[0]))
-        return Article(
-            id=article_id,
-            url=str(row[1]),
-            title=str(row[2]),
-            author=None if row[3] is None else str(row[3]),
-            date=None if row[4] is None else str(row[4]),
-            language=None if row[5] is None else str(row[5]),
-            text=str(row[6]),
-            text_hash=str(row[7]),
-            topic=str(row[8] or ""),
-            aliases=aliases.get(article_id, []),
-        )
+    def _reader(self, aliases: dict[int, list[str]]) -> Callable[[tuple[object, ...]], Article]:
+        """Turns rows into Articles, with every live topic path of the article's links."""
+        sections, _ = self._live_sections()
+
+        def read(row: tuple[object, ...]) -> Article:
+            article_id = int(str(row[0]))
+            stored = str(row[8] or "")
+            keys = self._keys(article_id, str(row[1]), aliases)
+            found = [path for key in keys for path in sections.get(key, [])]
+            topics = [t for t in dict.fromkeys([stored, *found]) if t]
+            return Article(
+                id=article_id,
+                url=str(row[1]),
+                title=str(row[2]),
+                author=None if row[3] is None else str(row[3]),
+                date=None if row[4] is None else str(row[4]),
+                language=None if row[5] is None else str(row[5]),
+                text=str(row[6]),
+                text_hash=str(row[7]),
+                topic=topics[0] if topics else "",
+                topics=topics,
+                aliases=aliases.get(article_id, []),
+            )
+
+        return read
 
     def iter_articles(self) -> Iterator[Article]:
-        """Every unique article (duplicates excluded), ordered by id."""
-        aliases = self._aliases()
+        """Every unique, live article (duplicates and stale ones excluded), ordered by id."""
+        read = self._reader(self._aliases())
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE duplicate_of IS NULL ORDER BY id"
+                f"SELECT {_ARTICLE_COLUMNS} FROM articles "
+                "WHERE duplicate_of IS NULL AND stale = 0 ORDER BY id"
             ).fetchall()
         for row in rows:
-            yield self._article(tuple(row), aliases)
+            yield read(tuple(row))
 
     def get_article(self, article_id: int) -> Article | None:
         row = self._one(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,))
-        return None if row is None else self._article(row, self._aliases(article_id))
+        return None if row is None else self._reader(self._aliases(article_id))(row)
+
+    # near-duplicate signatures
+
+    def unsigned_articles(self) -> list[tuple[int, str]]:
+        """(id, text) of unique articles without a stored MinHash signature."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, text FROM articles WHERE duplicate_of IS NULL AND id NOT IN "
+                "(SELECT article_id FROM signatures) ORDER BY id"
+            ).fetchall()
+        return [(int(i), str(t)) for i, t in rows]
+
+    def save_signature(self, article_id: int, minhash: bytes) -> None:
+        self._write("INSERT OR REPLACE INTO signatures VALUES (?, ?)", (article_id, minhash))
+
+    def signatures(self) -> list[tuple[int, bytes]]:
+        """(article id, MinHash values) of every unique article, stale ones included."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT s.article_id, s.minhash FROM signatures s JOIN articles a "
+                "ON a.id = s.article_id WHERE a.duplicate_of IS NULL ORDER BY s.article_id"
+            ).fetchall()
+        return [(int(i), bytes(b)) for i, b in rows]
 
     def stats(self) -> StoreStats:
         def count(sql: str) -> int:
@@ -269,11 +255,14 @@ class ArticleStore:
             return int(str(row[0])) if row else 0
 
         return StoreStats(
-            articles=count("SELECT COUNT(*) FROM articles WHERE duplicate_of IS NULL"),
-            links=count("SELECT COUNT(DISTINCT canonical) FROM links"),
+            articles=count(
+                "SELECT COUNT(*) FROM articles WHERE duplicate_of IS NULL AND stale = 0"
+            ),
+            links=count("SELECT COUNT(DISTINCT canonical) FROM links WHERE stale = 0"),
             fetch_failures=count("SELECT COUNT(*) FROM fetches WHERE error IS NOT NULL"),
             fetches=count("SELECT COUNT(*) FROM fetches"),
             duplicates=count("SELECT COUNT(*) FROM articles WHERE duplicate_of IS NOT NULL"),
+            stale=count("SELECT COUNT(*) FROM articles WHERE duplicate_of IS NULL AND stale = 1"),
         )
 
     def close(self) -> None:

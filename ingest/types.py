@@ -12,7 +12,7 @@ class SourceKind(StrEnum):
     LIST = "list"  # a reading list (markdown or HTML), by path or URL
     URLS = "urls"  # a plain file of URLs, one per line
     WARC = "warc"  # every response record in a WARC is a candidate article
-    DIR = "dir"  # a local folder of .md / .html / .txt files
+    DIR = "dir"  # a local folder of .md / .html / .txt / .pdf files
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,8 @@ class Article:
     author: str | None = None
     date: str | None = None
     language: str | None = None
-    topic: str = ""  # reading-list heading path, " / " joined
+    topic: str = ""  # reading-list heading path, " / " joined: the first of `topics`
+    # Every heading path of every list that links to it (cross-posts included), first seen first.
+    topics: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
     id: int | None = None

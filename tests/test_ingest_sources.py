@@ -55,7 +55,9 @@ def test_markdown_list_keeps_anchor_and_heading_path() -> None:
         "https://example.com/megatron",
         "https://example.com/auto",
         "https://example.com/bare",
+        "https://example.com/zero",  # listed again under another heading: both are kept
     ]
+    assert by_url["https://example.com/zero"].section == ("Reading list", "Inference")
     zero = by_url["https://example.com/zero?utm_source=feed#part2"]
     assert zero.anchor == "ZeRO explained"
     assert zero.section == ("Reading list", "Training")

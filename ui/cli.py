@@ -22,7 +22,8 @@ from tqdm import tqdm
 from assistant import Answer, Assistant, ConfigError, load_config
 from assistant.evaluation import QAFileError, evaluate_retrieval, load_qa
 from index import Hit, IndexBuildError, IndexMismatchError, IndexNotFoundError
-from ingest import IngestReport, ProgressFn, SourceError
+from ingest import ArticleStore, IngestReport, ProgressFn, SourceError
+from ingest.store import DB_NAME
 from ui.render import answer_markdown, snippet
 
 logger = logging.getLogger("linkrag")
@@ -65,6 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
             action="append",
             metavar="SPEC",
             help="source spec (repeatable; replaces the config's sources)",
+        )
+        fetching.add_argument(
+            "--refresh",
+            action="store_true",
+            help="revalidate stored links (conditional GET); unchanged ones are not re-extracted",
+        )
+        fetching.add_argument(
+            "--reextract",
+            action="store_true",
+            help="re-run extraction from the raw cache and local sources; fetch nothing",
         )
     sub.add_parser("index", help="build or update the index from the store")
     search = sub.add_parser("search", help="hybrid search (queries from stdin when omitted)")
@@ -181,17 +192,29 @@ def cmd_ask(assistant: Assistant, args: argparse.Namespace) -> int:
 
 
 def _ingest_summary(report: IngestReport) -> str:
-    return (
+    text = (
         f"ingest: {report.links} links, {report.fetched} fetched, {report.failed} failed, "
         f"{report.articles_new} new and {report.articles_updated} updated articles, "
-        f"{report.duplicates} duplicates, {report.skipped} skipped in {report.seconds:.1f}s"
+        f"{report.duplicates} duplicates, {report.near_duplicates} near duplicates, "
+        f"{report.skipped} skipped, {report.extracted} extracted in {report.seconds:.1f}s"
     )
+    if report.revalidated:
+        text += f"; refresh: {report.not_modified} of {report.revalidated} unchanged"
+    if report.stale_articles:
+        text += f"; {report.stale_articles} stale articles (kept, not indexed)"
+    return text
 
 
 def cmd_ingest(assistant: Assistant, args: argparse.Namespace) -> int:
     progress, close = _progress_bars()
     try:
-        kwargs = {"replay": args.replay, "record": args.record, "sources": args.source}
+        kwargs = {
+            "replay": args.replay,
+            "record": args.record,
+            "sources": args.source,
+            "refresh": args.refresh,
+            "reextract": args.reextract,
+        }
         if args.command == "build":
             report = assistant.rebuild(progress, **kwargs)
             ingested, indexed = report.ingest, report.index
@@ -200,8 +223,11 @@ def cmd_ingest(assistant: Assistant, args: argparse.Namespace) -> int:
     finally:
         close()
     print(_ingest_summary(ingested))
-    for error in ingested.errors:  # a source that could not be read at all: say so, go on
+    for error in [*ingested.errors, *ingested.warnings]:  # say so, and go on
         print(f"linkrag: warning: {error}", file=sys.stderr)
+    if ingested.interrupted:
+        print("linkrag: interrupted; run the same command again to continue", file=sys.stderr)
+        return 130
     if ingested.failed:
         print(f"{ingested.failed} links failed; `linkrag status` lists the reasons")
     if indexed is not None:
@@ -226,15 +252,30 @@ def cmd_index(assistant: Assistant, args: argparse.Namespace) -> int:
     return 0
 
 
+def _ledger(data_dir: Path) -> dict[str, Any]:
+    """The ingest ledger's summary: counts by outcome and site, top failure kinds."""
+    if not (data_dir / DB_NAME).exists():
+        return {"outcomes": {}, "sites": {}, "failure_kinds": {}}
+    with ArticleStore.open(data_dir) as store:
+        return store.ledger_summary()
+
+
 def cmd_status(assistant: Assistant, args: argparse.Namespace) -> int:
-    status = assistant.status()
+    status = assistant.status() | _ledger(assistant.data_dir)
     if args.json:
         _emit(status)
         return 0
+    ledger = {key: status.pop(key, {}) for key in ("outcomes", "sites", "failure_kinds")}
     for key, value in status.items():
         print(f"{key}: {value if value is not None else '(none: run `linkrag build`)'}")
-    for url, kind, reason in assistant.failures(10):
-        print(f"  failed {url}: {kind}: {reason}")
+    outcomes = ledger["outcomes"]
+    if outcomes:
+        print("outcomes: " + ", ".join(f"{name} {count}" for name, count in outcomes.items()))
+    for host, counts in ledger["sites"].items():
+        parts = ", ".join(f"{name} {count}" for name, count in counts.items())
+        print(f"  site {host or '(none)'}: {parts}")
+    for kind, info in ledger["failure_kinds"].items():
+        print(f"  {kind}: {info['count']}, e.g. {info['example']} ({info['reason']})")
     return 0
 
 
