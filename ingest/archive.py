@@ -9,8 +9,8 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO
-from urllib.parse import urljoin
+from typing import IO, Any
+from urllib.parse import urljoin, urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
@@ -18,7 +18,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from ingest.types import FetchResult
-from ingest.urls import canonical_url, github_raw_url
+from ingest.urls import canonical_url, github_raw_url, url_problem
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +176,9 @@ class WarcReplay:
 
     def fetch(self, url: str) -> FetchResult:
         """Replay `url`, following recorded redirects; a miss is a `replay_miss` failure."""
+        problem = url_problem(url)
+        if problem is not None:  # the same verdict a live fetch would give
+            return FetchResult(url=url, error=problem, error_kind="bad_url")
         current = url
         for _ in range(_MAX_HOPS + 1):
             offset = self._lookup(current)
@@ -212,8 +215,9 @@ class WarcReplay:
 class WarcRecorder:
     """Appends every live response to a WARC so the same build can be replayed offline."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, user_agent: str = "") -> None:
         self.path = Path(path)
+        self.user_agent = user_agent
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._stream: IO[bytes] = open(self.path, "ab")  # noqa: SIM115 (closed by close())
         self._writer = WARCWriter(self._stream, gzip=self.path.name.endswith(".gz"))
@@ -247,8 +251,24 @@ class WarcRecorder:
         record = self._writer.create_warc_record(
             url, "response", payload=io.BytesIO(body), http_headers=http
         )
+        self._writer.write_record(self._request_for(url, record))
         self._writer.write_record(record)
         self.written += 1
+
+    def _request_for(self, url: str, response: Any) -> Any:
+        """The GET that produced `response`, linked to it, as crawlers archive them."""
+        parts = urlsplit(url)
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        headers = [("Host", parts.netloc)]
+        if self.user_agent:
+            headers.append(("User-Agent", self.user_agent))
+        http = StatusAndHeaders(f"GET {target} HTTP/1.1", headers, is_http_request=True)
+        request = self._writer.create_warc_record(url, "request", http_headers=http)
+        record_id = response.rec_headers.get_header("WARC-Record-ID")
+        request.rec_headers.add_header("WARC-Concurrent-To", record_id)
+        return request
 
     def close(self) -> None:
         self._stream.close()

@@ -94,7 +94,9 @@ def run_ingest(
     archive = WarcReplay(replay, github_raw=fetch.github_raw) if replay is not None else None
     if record is not None and archive is not None:
         log.warning("--record is ignored under --replay: nothing is fetched live")
-    recorder = WarcRecorder(record) if record is not None and archive is None else None
+    recorder = (
+        WarcRecorder(record, fetch.user_agent) if record is not None and archive is None else None
+    )
     report = IngestReport()
     saver = Saver(store, report, extract.near_duplicate)
     raw = RawCache(options.raw_dir) if options.raw_dir is not None and extract.raw_cache else None

@@ -14,7 +14,9 @@ from ingest.types import Link, SourceKind, SourceSpec
 from ingest.urls import canonical_url, is_http_url
 
 _KINDS = {kind.value: kind for kind in SourceKind}
-_SKIP_SCHEMES = ("#", "javascript:", "mailto:", "tel:", "data:", "ftp:")
+_SKIP_SCHEMES = ("#", "mailto:", "tel:", "data:", "ftp:")
+# Links a reader would click but that cannot be fetched: kept, so the ledger names them.
+_BROKEN_LINK = re.compile(r"^(javascript:|[a-z][a-z0-9+.-]*://)", re.IGNORECASE)
 _IMAGE_EXT = re.compile(r"\.(png|jpe?g|gif|svg|webp|ico|bmp)(\?.*)?$", re.IGNORECASE)
 _BADGE_HOSTS = ("img.shields.io", "badge.fury.io", "badgen.net", "api.star-history.com")
 
@@ -22,7 +24,7 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 # [text](url "title"); text may hold one level of brackets, url one level of parentheses.
 _MD_LINK = re.compile(
-    r"(!?)\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\(\s*<?([^)\s>]+(?:\([^)\s]*\)[^)\s>]*)*)>?"
+    r"(!?)\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\(\s*<?([^()\s>]+(?:\([^()\s]*\)[^()\s>]*)*)>?"
     r"(?:\s+[\"'][^\"']*[\"'])?\s*\)"
 )
 _HTML_LINK = re.compile(r"<a\s[^>]*?href\s*=\s*[\"']([^\"']+)[\"'][^>]*>(.*?)</a\s*>", re.I | re.S)
@@ -126,7 +128,7 @@ def _resolve(href: str, base: str | None) -> str | None:
     href = href.strip()
     if not href or not _keep(href):
         return None
-    if is_http_url(href):
+    if is_http_url(href) or _BROKEN_LINK.match(href):
         return href
     if base is None or re.match(r"[a-z][a-z0-9+.-]*:", href, re.IGNORECASE):
         return None  # relative link without a base, or some other scheme

@@ -55,6 +55,7 @@ def test_markdown_list_keeps_anchor_and_heading_path() -> None:
         "https://example.com/megatron",
         "https://example.com/auto",
         "https://example.com/bare",
+        "javascript:void(0)",  # kept so the ledger can name it as a bad link
         "https://example.com/zero",  # listed again under another heading: both are kept
     ]
     assert by_url["https://example.com/zero"].section == ("Reading list", "Inference")
