@@ -96,6 +96,13 @@ def test_demo_builds_from_a_live_reading_list_and_answers_with_citations(
         "/notes/continuous-batching.md",
         "/posts/smoothquant-w8a8.html",
     }
+    # --refresh revalidates every stored page; nothing changed, so nothing is re-embedded.
+    capsys.readouterr()
+    assert main(["--config", str(config), "ingest", "--refresh"]) == 0
+    assert main(["--config", str(config), "index"]) == 0
+    out = capsys.readouterr().out
+    assert "(0 embedded," in out, out
+    assert demo_server.hits["/posts/zero.html"] == 2  # fetched, then revalidated once
 
 
 def test_demo_builds_offline_from_its_warc(
