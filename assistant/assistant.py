@@ -237,6 +237,13 @@ class Assistant:
             "embedder": str(meta.get("embedder") or meta.get("embedder_id") or self.embedder().id),
         }
 
+    def ledger(self) -> dict[str, Any]:
+        """The fetch ledger's summary: counts by outcome and site, top failure kinds."""
+        if not (self.data_dir / "linkrag.sqlite").exists():
+            return {"outcomes": {}, "sites": {}, "failure_kinds": {}}
+        with ArticleStore.open(self.data_dir) as store:
+            return store.ledger_summary()
+
     def failures(self, limit: int = 20) -> list[tuple[str, str, str]]:
         """The most recent fetch failures as (url, kind, reason)."""
         if not (self.data_dir / "linkrag.sqlite").exists():

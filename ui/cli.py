@@ -8,22 +8,27 @@ traceback is shown only with --debug or LINKRAG_DEBUG=1.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
-from tqdm import tqdm
-
-from assistant import Answer, Assistant, ConfigError, load_config
+from assistant import Assistant, ConfigError, load_config
 from assistant.evaluation import QAFileError, evaluate_retrieval, load_qa
-from index import Hit, IndexBuildError, IndexMismatchError, IndexNotFoundError
-from ingest import ArticleStore, IngestReport, ProgressFn, SourceError
-from ingest.store import DB_NAME
+from index import IndexBuildError, IndexMismatchError, IndexNotFoundError
+from ingest import SourceError
+from ui.output import (
+    answer_json,
+    emit,
+    hit_json,
+    index_summary,
+    ingest_summary,
+    print_status,
+    progress_bars,
+)
 from ui.render import answer_markdown, snippet
 
 logger = logging.getLogger("linkrag")
@@ -96,41 +101,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress_bars() -> tuple[ProgressFn, Callable[[], None]]:
-    """A ProgressFn drawing a tqdm bar per stage on stderr (stages run one after another)."""
-    live: list[Any] = []  # the bar of the current stage, if any
-    names: list[str] = []
-
-    def close() -> None:
-        while live:
-            live.pop().close()
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if not names or names[-1] != stage:
-            close()
-            names.append(stage)
-            live.append(
-                tqdm(
-                    total=total,
-                    desc=stage,
-                    unit="it",
-                    file=sys.stderr,
-                    dynamic_ncols=True,
-                    mininterval=0.5,
-                )
-            )
-        bar = live[0]
-        if total and bar.total != total:
-            bar.total = total
-        bar.update(done - bar.n)  # update() honours mininterval, so logs stay short
-
-    return progress, close
-
-
-def _emit(obj: dict[str, Any]) -> None:
-    print(json.dumps(obj, ensure_ascii=False), flush=True)
-
-
 def _queries(given: str | None) -> Iterator[str]:
     """The positional query, or one query per non-blank stdin line (batch mode)."""
     if given is not None:
@@ -141,35 +111,13 @@ def _queries(given: str | None) -> Iterator[str]:
             yield line.strip()
 
 
-def hit_json(hit: Hit) -> dict[str, Any]:
-    chunk = hit.chunk
-    return {
-        "rank": hit.rank,
-        "url": chunk.url,
-        "title": chunk.title,
-        "score": round(float(hit.score), 6),
-        "text": chunk.text,
-        "chunk_id": chunk.chunk_id,
-    }
-
-
-def answer_json(question: str, answer: Answer) -> dict[str, Any]:
-    cites = [{"n": c.n, "url": c.url, "title": c.title, "quote": c.quote} for c in answer.citations]
-    return {
-        "question": question,
-        "answer": answer.text,
-        "abstained": answer.abstained,
-        "citations": cites,
-    }
-
-
 def cmd_search(assistant: Assistant, args: argparse.Namespace) -> int:
     if args.k < 1:
         raise UsageError("-k must be at least 1")
     for query in _queries(args.query):
         hits = assistant.search(query, k=args.k)
         if args.json:
-            _emit({"query": query, "hits": [hit_json(h) for h in hits]})
+            emit({"query": query, "hits": [hit_json(h) for h in hits]})
             continue
         if args.query is None:
             print(f"# {query}")
@@ -185,28 +133,14 @@ def cmd_ask(assistant: Assistant, args: argparse.Namespace) -> int:
     for question in _queries(args.question):
         answer = assistant.ask(question)
         if args.json:
-            _emit(answer_json(question, answer))
+            emit(answer_json(question, answer))
         else:
             print(answer_markdown(answer), end="\n\n" if args.question is None else "\n")
     return 0
 
 
-def _ingest_summary(report: IngestReport) -> str:
-    text = (
-        f"ingest: {report.links} links, {report.fetched} fetched, {report.failed} failed, "
-        f"{report.articles_new} new and {report.articles_updated} updated articles, "
-        f"{report.duplicates} duplicates, {report.near_duplicates} near duplicates, "
-        f"{report.skipped} skipped, {report.extracted} extracted in {report.seconds:.1f}s"
-    )
-    if report.revalidated:
-        text += f"; refresh: {report.not_modified} of {report.revalidated} unchanged"
-    if report.stale_articles:
-        text += f"; {report.stale_articles} stale articles (kept, not indexed)"
-    return text
-
-
 def cmd_ingest(assistant: Assistant, args: argparse.Namespace) -> int:
-    progress, close = _progress_bars()
+    progress, close = progress_bars()
     try:
         kwargs = {
             "replay": args.replay,
@@ -222,7 +156,7 @@ def cmd_ingest(assistant: Assistant, args: argparse.Namespace) -> int:
             ingested, indexed = assistant.ingest(progress, **kwargs), None
     finally:
         close()
-    print(_ingest_summary(ingested))
+    print(ingest_summary(ingested))
     for error in [*ingested.errors, *ingested.warnings]:  # say so, and go on
         print(f"linkrag: warning: {error}", file=sys.stderr)
     if ingested.interrupted:
@@ -231,58 +165,33 @@ def cmd_ingest(assistant: Assistant, args: argparse.Namespace) -> int:
     if ingested.failed:
         print(f"{ingested.failed} links failed; `linkrag status` lists the reasons")
     if indexed is not None:
-        print(
-            f"index: version {indexed.version}, {indexed.articles} articles, {indexed.chunks} "
-            f"chunks ({indexed.embedded} embedded, {indexed.cached} cached) in "
-            f"{indexed.seconds:.1f}s"
-        )
+        print(index_summary(indexed))
     return 0
 
 
 def cmd_index(assistant: Assistant, args: argparse.Namespace) -> int:
-    progress, close = _progress_bars()
+    progress, close = progress_bars()
     try:
         report = assistant.reindex(progress)
     finally:
         close()
-    print(
-        f"index: version {report.version}, {report.articles} articles, {report.chunks} chunks "
-        f"({report.embedded} embedded, {report.cached} cached) in {report.seconds:.1f}s"
-    )
+    print(index_summary(report))
     return 0
 
 
-def _ledger(data_dir: Path) -> dict[str, Any]:
-    """The ingest ledger's summary: counts by outcome and site, top failure kinds."""
-    if not (data_dir / DB_NAME).exists():
-        return {"outcomes": {}, "sites": {}, "failure_kinds": {}}
-    with ArticleStore.open(data_dir) as store:
-        return store.ledger_summary()
-
-
 def cmd_status(assistant: Assistant, args: argparse.Namespace) -> int:
-    status = assistant.status() | _ledger(assistant.data_dir)
+    status = assistant.status() | assistant.ledger()
     if args.json:
-        _emit(status)
-        return 0
-    ledger = {key: status.pop(key, {}) for key in ("outcomes", "sites", "failure_kinds")}
-    for key, value in status.items():
-        print(f"{key}: {value if value is not None else '(none: run `linkrag build`)'}")
-    outcomes = ledger["outcomes"]
-    if outcomes:
-        print("outcomes: " + ", ".join(f"{name} {count}" for name, count in outcomes.items()))
-    for host, counts in ledger["sites"].items():
-        parts = ", ".join(f"{name} {count}" for name, count in counts.items())
-        print(f"  site {host or '(none)'}: {parts}")
-    for kind, info in ledger["failure_kinds"].items():
-        print(f"  {kind}: {info['count']}, e.g. {info['example']} ({info['reason']})")
+        emit(status)
+    else:
+        print_status(status)
     return 0
 
 
 def cmd_eval(assistant: Assistant, args: argparse.Namespace) -> int:
     metrics = evaluate_retrieval(load_qa(args.qa), lambda q, k: assistant.search(q, k=k))
     if args.json:
-        _emit(metrics)
+        emit(metrics)
     else:
         print("  ".join(f"{name} {value}" for name, value in metrics.items()))
     return 0
