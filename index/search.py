@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from index.store import (
 from index.types import Chunk, Hit
 
 log = logging.getLogger(__name__)
+
+SearchMode = Literal["hybrid", "dense", "lexical"]
+SEARCH_MODES: tuple[str, ...] = get_args(SearchMode)
 
 
 class SearchIndex:
@@ -95,19 +98,26 @@ class SearchIndex:
             )
         return vector
 
-    def search(self, query: str, k: int = 8) -> list[Hit]:
-        """The k best chunks, at most `per_article` per article, ranked 1..k."""
+    def search(self, query: str, k: int = 8, *, mode: SearchMode = "hybrid") -> list[Hit]:
+        """The k best chunks, at most `per_article` per article, ranked 1..k.
+
+        `mode` "dense" or "lexical" ranks by one retriever alone (for evaluation); hits
+        still carry their cosine similarity, which abstention needs.
+        """
+        if mode not in SEARCH_MODES:
+            raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(SEARCH_MODES)}")
         if not query.strip() or k <= 0:
             return []
         s = self.settings
         pool = max(s.candidates, k)
         vector = self.embed_query(query)
-        dense = self._dense.search(vector, pool)
-        lexical = self._lexical.search(tokenize(query), pool)
+        dense = self._dense.search(vector, pool) if mode != "lexical" else []
+        lexical = self._lexical.search(tokenize(query), pool) if mode != "dense" else []
+        hybrid = mode == "hybrid"
         fused = rrf(
             [
-                (s.dense_weight, [row for row, _ in dense]),
-                (s.lexical_weight, [row for row, _ in lexical]),
+                (s.dense_weight if hybrid else 1.0, [row for row, _ in dense]),
+                (s.lexical_weight if hybrid else 1.0, [row for row, _ in lexical]),
             ],
             s.rrf_k,
         )

@@ -131,8 +131,9 @@ def test_eval_reports_retrieval_metrics(
     ]
     qa.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
     assert main(["eval", str(qa), "--json"]) == 0
-    [metrics] = json_lines(capsys.readouterr().out)
-    assert metrics["questions"] == 2
+    [result] = json_lines(capsys.readouterr().out)
+    metrics = result["metrics"]["all"]["all"]  # type: ignore[index]
+    assert metrics["questions"] == 3 and metrics["answerable"] == 2
     assert metrics["recall@1"] == 1.0 and metrics["mrr@10"] == 1.0
 
 

@@ -17,12 +17,20 @@ from pathlib import Path
 from typing import NoReturn
 
 from assistant import Assistant, ConfigError, load_config
-from assistant.evaluation import QAFileError, evaluate_retrieval, load_qa
+from assistant.evaluation import (
+    DEFAULT_K,
+    QAFileError,
+    evaluate_assistant,
+    load_qa,
+    select_split,
+)
 from index import IndexBuildError, IndexMismatchError, IndexNotFoundError
+from index.search import SEARCH_MODES
 from ingest import SourceError
 from ui.output import (
     answer_json,
     emit,
+    eval_summary,
     hit_json,
     index_summary,
     ingest_summary,
@@ -95,9 +103,29 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default: config ui.port, 7860)")
     status = sub.add_parser("status", help="counts, failures, index version")
     status.add_argument("--json", action="store_true", help="one JSON object")
-    evaluate = sub.add_parser("eval", help="retrieval metrics on a QA file")
-    evaluate.add_argument("qa", type=Path, metavar="QA.jsonl", help="JSONL: question, gold_urls")
+    evaluate = sub.add_parser("eval", help="retrieval and abstention metrics on a QA file")
+    evaluate.add_argument(
+        "qa", type=Path, metavar="QA.jsonl", help="JSONL: question, gold_urls, kind, split"
+    )
     evaluate.add_argument("--json", action="store_true", help="one JSON object")
+    evaluate.add_argument(
+        "--split",
+        choices=["tune", "heldout", "all"],
+        default="all",
+        help="questions of one split only (default: %(default)s)",
+    )
+    evaluate.add_argument(
+        "--mode",
+        choices=SEARCH_MODES,
+        default="hybrid",
+        help="retrieval: hybrid, dense-only or BM25-only (default: %(default)s)",
+    )
+    evaluate.add_argument(
+        "-k",
+        type=int,
+        default=DEFAULT_K,
+        help="chunks searched per question; articles are ranked among them (default: %(default)s)",
+    )
     return parser
 
 
@@ -189,11 +217,30 @@ def cmd_status(assistant: Assistant, args: argparse.Namespace) -> int:
 
 
 def cmd_eval(assistant: Assistant, args: argparse.Namespace) -> int:
-    metrics = evaluate_retrieval(load_qa(args.qa), lambda q, k: assistant.search(q, k=k))
+    if args.k < 1:
+        raise UsageError("-k must be at least 1")
+    items = select_split(load_qa(args.qa), args.split)
+    progress, close = progress_bars()
+    try:
+        result = evaluate_assistant(
+            assistant,
+            items,
+            mode=args.mode,
+            k=args.k,
+            progress=lambda done, total: progress("eval", done, total),
+        )
+    finally:
+        close()
+    unknown = result["unknown_gold_urls"]
+    if unknown:
+        print(
+            f"linkrag: warning: {len(unknown)} gold URLs are no stored article, e.g. {unknown[0]}",
+            file=sys.stderr,
+        )
     if args.json:
-        emit(metrics)
+        emit({"qa_file": str(args.qa), "split": args.split, **result})
     else:
-        print("  ".join(f"{name} {value}" for name, value in metrics.items()))
+        print(eval_summary(result, str(args.qa)))
     return 0
 
 

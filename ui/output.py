@@ -110,3 +110,91 @@ def print_status(status: dict[str, Any]) -> None:
         print(f"  site {host or '(none)'}: {parts}")
     for kind, info in ledger["failure_kinds"].items():
         print(f"  {kind}: {info['count']}, e.g. {info['example']} ({info['reason']})")
+
+
+# `linkrag eval` and the benchmarks: aligned tables of metrics by split and kind
+
+_EVAL_COLUMNS = [
+    ("n", "questions"),
+    ("ans", "answerable"),
+    ("r@1", "recall@1"),
+    ("r@5", "recall@5"),
+    ("r@10", "recall@10"),
+    ("mrr@10", "mrr@10"),
+    ("abst", "abstained"),
+    ("falseAb", "false_abstentions"),
+    ("abstP", "abstention_precision"),
+    ("abstR", "abstention_recall"),
+    ("p50ms", "latency_p50_ms"),
+    ("p95ms", "latency_p95_ms"),
+]
+_SIDE_COLUMNS = [("r@1", "recall@1"), ("r@5", "recall@5"), ("r@10", "recall@10"), ("mrr", "mrr@10")]
+_SIDE_FOOTER = [
+    ("abstention P", "abstention_precision"),
+    ("abstention R", "abstention_recall"),
+    ("false abstentions", "false_abstentions"),
+    ("latency p50 ms", "latency_p50_ms"),
+    ("latency p95 ms", "latency_p95_ms"),
+]
+
+
+def _cell(value: Any, key: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1f}" if key.endswith("_ms") else f"{value:.3f}"
+    return str(value)
+
+
+def _aligned(rows: list[list[str]], left: int) -> str:
+    """Rows as text: the first `left` columns left-aligned, the rest right-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(widths[i]) if i < left else cell.rjust(widths[i])
+            for i, cell in enumerate(row)
+        ).rstrip()
+        for row in rows
+    )
+
+
+def eval_table(metrics: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """One row per (split, kind): counts, recall, MRR, abstention and latency."""
+    rows = [["split", "kind", *(name for name, _ in _EVAL_COLUMNS)]]
+    for split, kinds in metrics.items():
+        for kind, values in kinds.items():
+            rows.append([split, kind, *(_cell(values.get(key), key) for _, key in _EVAL_COLUMNS)])
+    return _aligned(rows, 2)
+
+
+def eval_side_by_side(reports: dict[str, dict[str, dict[str, dict[str, Any]]]]) -> str:
+    """Several runs' metrics (name → split → kind → metrics) in one table, run by run."""
+    names = list(reports)
+    first = reports[names[0]]
+    header = ["split", "kind", "n"]
+    for name in names:
+        header += [f"{name}:{label}" for label, _ in _SIDE_COLUMNS]
+    rows = [header]
+    for split, kinds in first.items():
+        for kind, values in kinds.items():
+            row = [split, kind, _cell(values.get("questions"))]
+            for name in names:
+                other = reports[name].get(split, {}).get(kind, {})
+                row += [_cell(other.get(key), key) for _, key in _SIDE_COLUMNS]
+            rows.append(row)
+    footer = [["split", "", *names]]
+    for split in first:
+        for label, key in _SIDE_FOOTER:
+            cells = [_cell(reports[n].get(split, {}).get("all", {}).get(key), key) for n in names]
+            footer.append([split, label, *cells])
+    return _aligned(rows, 2) + "\n\n" + _aligned(footer, 2)
+
+
+def eval_summary(result: dict[str, Any], path: str) -> str:
+    """The human form of `linkrag eval`: a header line, then the table."""
+    overall = result["metrics"]["all"]["all"]
+    head = (
+        f"eval: {overall['questions']} questions from {path}; mode {result['mode']}, "
+        f"k {result['k']} chunks, index {result.get('index_version') or '-'}"
+    )
+    return head + "\n" + eval_table(result["metrics"])
