@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,6 +162,26 @@ def demo_routes() -> dict[str, Route]:
             ctype = "text/html; charset=utf-8" if html else "text/markdown; charset=utf-8"
             routes["/" + file.relative_to(site).as_posix()] = Route(file.read_bytes(), ctype)
     return routes
+
+
+@pytest.fixture(scope="session")
+def use_model() -> Any:
+    """One real USE model for the whole session: loading it costs about 2 s."""
+    from index import IndexSettings, get_embedder
+
+    return get_embedder(IndexSettings())
+
+
+@pytest.fixture(scope="module")
+def use(use_model: Any) -> Iterator[Any]:
+    """The session's USE model, registered as "use-m3" through the real registry, so code
+    that builds its embedder from config (Assistant, the CLI) gets this same instance."""
+    from index import register_embedder
+    from index.embedders import unregister_embedder
+
+    register_embedder("use-m3", lambda settings: use_model)
+    yield use_model
+    unregister_embedder("use-m3")
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from assistant.answerers import (
 from assistant.citations import quote_span, resolve_markers, verify_citation
 from assistant.prompts import NO_ANSWER, question_language
 from assistant.types import Citation
-from index import Chunk, Embedder, Hit, IndexSettings, get_embedder
+from index import Chunk, Embedder, Hit
 
 
 class CountingEmbedder:
@@ -30,11 +30,6 @@ class CountingEmbedder:
     def embed_batch(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
         self.calls += 1
         return self.inner.embed_batch(texts, query=query)
-
-
-@pytest.fixture(scope="module")
-def use() -> Embedder:
-    return get_embedder(IndexSettings())
 
 
 @pytest.fixture(scope="module")

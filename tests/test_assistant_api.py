@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,22 +14,9 @@ from assistant.citations import verify_citation
 from index import (
     Embedder,
     IndexNotFoundError,
-    IndexSettings,
     SearchIndex,
-    get_embedder,
-    register_embedder,
 )
-from index.embedders import unregister_embedder
 from ingest import Article, ArticleStore
-
-
-@pytest.fixture(scope="module")
-def use() -> Iterator[Embedder]:
-    """One USE model for the module, handed out through the real registry."""
-    embedder = get_embedder(IndexSettings())
-    register_embedder("use-m3", lambda settings: embedder)
-    yield embedder
-    unregister_embedder("use-m3")
 
 
 def fill_store(data_dir: Path, articles: list[Article]) -> None:

@@ -6,27 +6,17 @@ import io
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from test_assistant_corpus import ARTICLES
 
-from index import Embedder, IndexSettings, get_embedder, register_embedder
-from index.embedders import unregister_embedder
+from index import Embedder
 from ingest import ArticleStore
 from ui.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 SEARCH_KEYS = {"rank", "url", "title", "score", "text", "chunk_id"}
-
-
-@pytest.fixture(scope="module")
-def use() -> Iterator[Embedder]:
-    embedder = get_embedder(IndexSettings())
-    register_embedder("use-m3", lambda settings: embedder)
-    yield embedder
-    unregister_embedder("use-m3")
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -18,8 +18,7 @@ from assistant.eval_metrics import (
     url_key,
 )
 from assistant.evaluation import QAFileError, QAItem, evaluate, load_qa, select_split
-from index import Chunk, Embedder, Hit, IndexSettings, get_embedder, register_embedder
-from index.embedders import unregister_embedder
+from index import Chunk, Embedder, Hit, IndexSettings
 from ui.cli import main
 
 BLOB = "https://github.com/o/r/blob/main/%E6%96%87%E6%A1%A3.md"
@@ -169,14 +168,6 @@ def test_cli_bad_qa_line_exits_2_with_one_line(
 
 
 # The CLI over a tiny built index
-
-
-@pytest.fixture(scope="module")
-def use() -> Iterator[Embedder]:
-    embedder = get_embedder(IndexSettings())
-    register_embedder("use-m3", lambda settings: embedder)
-    yield embedder
-    unregister_embedder("use-m3")
 
 
 @pytest.fixture(scope="module")

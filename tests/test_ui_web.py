@@ -10,17 +10,8 @@ from gradio_client import Client
 from test_assistant_corpus import ARTICLES, ListStore
 
 from assistant import AppConfig, Assistant
-from index import Embedder, IndexSettings, get_embedder, register_embedder
-from index.embedders import unregister_embedder
+from index import Embedder, IndexSettings
 from ui.web import build_app, message_text
-
-
-@pytest.fixture(scope="module")
-def use() -> Iterator[Embedder]:
-    embedder = get_embedder(IndexSettings())
-    register_embedder("use-m3", lambda settings: embedder)
-    yield embedder
-    unregister_embedder("use-m3")
 
 
 def launch(assistant: Assistant) -> Iterator[Client]:
