@@ -124,3 +124,23 @@ class ListStore:
 def build_corpus_index(data_dir: Path, embedder: Embedder) -> None:
     """Build the live index of ARTICLES in `data_dir` with the given embedder."""
     build_index(ListStore(ARTICLES), data_dir, IndexSettings(), embedder=embedder)
+
+
+def build_with_cli(root: Path) -> Path:
+    """`linkrag build --source dir:root/docs` over ARTICLES written as .md files.
+
+    Returns the data dir (root/data); the docs folder stays beside it.
+    """
+    import pytest
+
+    from ui.cli import main
+
+    docs = root / "docs"
+    docs.mkdir()
+    for article in ARTICLES:
+        name = article.url.rsplit("/", 1)[-1].removesuffix(".md")
+        (docs / f"{name}.md").write_text(article.text, encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LINKRAG_DATA", str(root / "data"))
+        assert main(["build", "--source", f"dir:{docs}"]) == 0
+    return root / "data"

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_assistant_corpus import ARTICLES
+from test_assistant_corpus import ARTICLES, build_with_cli
 
 from index import Embedder
 from ingest import ArticleStore
@@ -22,16 +22,7 @@ SEARCH_KEYS = {"rank", "url", "title", "score", "text", "chunk_id"}
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory, use: Embedder) -> Path:
     """`linkrag build --source dir:FOLDER` over the corpus written as .md files."""
-    root = tmp_path_factory.mktemp("cli")
-    docs = root / "docs"
-    docs.mkdir()
-    for article in ARTICLES:
-        name = article.url.rsplit("/", 1)[-1].removesuffix(".md")
-        (docs / f"{name}.md").write_text(article.text, encoding="utf-8")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LINKRAG_DATA", str(root / "data"))
-        assert main(["build", "--source", f"dir:{docs}"]) == 0
-    return root / "data"
+    return build_with_cli(tmp_path_factory.mktemp("cli"))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from test_assistant_corpus import ARTICLES
+from test_assistant_corpus import build_with_cli
 
 from assistant.eval_metrics import (
     Outcome,
@@ -173,14 +173,7 @@ def test_cli_bad_qa_line_exits_2_with_one_line(
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory, use: Embedder) -> Path:
     root = tmp_path_factory.mktemp("eval")
-    docs = root / "docs"
-    docs.mkdir()
-    for article in ARTICLES:
-        name = article.url.rsplit("/", 1)[-1].removesuffix(".md")
-        (docs / f"{name}.md").write_text(article.text, encoding="utf-8")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LINKRAG_DATA", str(root / "data"))
-        assert main(["build", "--source", f"dir:{docs}"]) == 0
+    build_with_cli(root)
     return root
 
 
