@@ -14,7 +14,7 @@ import numpy as np
 
 from index.cache import EmbeddingCache, text_hash
 from index.chunking import chunk_article, embed_text
-from index.dense import DenseIndex
+from index.dense import DenseIndex, chunk_key
 from index.embedders import Embedder, get_embedder
 from index.lexical import LexicalIndex, tokenize
 from index.settings import IndexSettings
@@ -171,7 +171,8 @@ def _embed_all(
 def _write(
     folder: Path, chunks: list[Chunk], texts: list[str], vectors: np.ndarray, notify: ProgressFn
 ) -> None:
-    DenseIndex.build(vectors).save(folder / DENSE_FILE)
+    keys = [chunk_key(chunk.chunk_id) for chunk in chunks]
+    DenseIndex.build(vectors, keys).save(folder / DENSE_FILE)
     tokens: list[list[str]] = []
     for i, text in enumerate(texts):
         tokens.append(tokenize(text))

@@ -8,7 +8,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from index.dense import DenseIndex
+from index.dense import DenseIndex, chunk_key
 from index.embedders import Embedder, get_embedder
 from index.hybrid import collapse, ranked, rrf
 from index.lexical import LexicalIndex, tokenize
@@ -52,6 +52,8 @@ class SearchIndex:
         self._chunks = chunks
         self._dense = dense
         self._lexical = lexical
+        self._keys = [chunk_key(chunk.chunk_id) for chunk in chunks]
+        self._row_of = {key: row for row, key in enumerate(self._keys)}
 
     @classmethod
     def load(
@@ -98,6 +100,10 @@ class SearchIndex:
             )
         return vector
 
+    def _dense_rows(self, vector: np.ndarray, pool: int) -> list[tuple[int, float]]:
+        row_of = self._row_of
+        return [(row_of[key], s) for key, s in self._dense.search(vector, pool) if key in row_of]
+
     def search(self, query: str, k: int = 8, *, mode: SearchMode = "hybrid") -> list[Hit]:
         """The k best chunks, at most `per_article` per article, ranked 1..k.
 
@@ -111,7 +117,7 @@ class SearchIndex:
         s = self.settings
         pool = max(s.candidates, k)
         vector = self.embed_query(query)
-        dense = self._dense.search(vector, pool) if mode != "lexical" else []
+        dense = self._dense_rows(vector, pool) if mode != "lexical" else []
         lexical = self._lexical.search(tokenize(query), pool) if mode != "dense" else []
         hybrid = mode == "hybrid"
         fused = rrf(
@@ -126,7 +132,8 @@ class SearchIndex:
         # Rows found only by BM25 still get their cosine similarity: abstention needs it.
         unseen = [row for row in rows if row not in sims]
         if unseen:
-            sims.update(zip(unseen, self._dense.similarity(vector, unseen), strict=True))
+            found = self._dense.similarity(vector, [self._keys[row] for row in unseen])
+            sims.update(zip(unseen, found, strict=True))
         scores = dict(lexical)
         return [
             Hit(self._chunks[row], fused[row], rank, sims[row], scores.get(row, 0.0))

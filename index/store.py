@@ -23,7 +23,7 @@ from index.types import Chunk
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: FAISS ids are chunk keys (IndexIDMap2), not row numbers
 DENSE_FILE = "faiss.index"
 LEXICAL_DIR = "bm25"
 CHUNKS_FILE = "chunks.jsonl"
