@@ -100,7 +100,8 @@ class DenseIndex:
         """Every id held, in storage order."""
         import faiss
 
-        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        id_map = self._index.id_map  # type: ignore[attr-defined]  # IndexIDMap2 has one
+        return faiss.vector_to_array(id_map).astype(np.int64)
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Top `k` (id, cosine similarity) pairs, best first."""
