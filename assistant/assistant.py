@@ -184,12 +184,17 @@ class Assistant:
                 options=options,
             )
 
-    def reindex(self, progress: ProgressFn | None = None) -> IndexReport:
-        """Build a new index version from the store, then swap it in for live queries."""
+    def reindex(self, progress: ProgressFn | None = None, *, full: bool = False) -> IndexReport:
+        """Update the index from the store (all of it when `full`), then swap it in live."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with ArticleStore.open(self.data_dir) as store:
             report = build_index(
-                store, self.data_dir, self.config.index, embedder=self.embedder(), progress=progress
+                store,
+                self.data_dir,
+                self.config.index,
+                embedder=self.embedder(),
+                progress=progress,
+                full=full,
             )
         fresh = self._load_index()
         with self._lock:  # readers holding the old index finish on it; new ones get this

@@ -2,14 +2,14 @@
 
 import logging
 
-from index.builder import ArticleSource, IndexBuildError, IndexReport, ProgressFn, build_index
+from index.builder import ArticleSource, IndexReport, build_index
 from index.chunking import chunk_article, embed_text
 from index.embedders import Embedder, get_embedder, register_embedder
 from index.lexical import tokenize
 from index.search import SearchIndex
 from index.settings import IndexSettings
 from index.store import IndexLoadError, IndexMismatchError, IndexNotFoundError, current_version
-from index.types import Chunk, Hit
+from index.types import Chunk, Hit, IndexBuildError, ProgressFn
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

@@ -5,19 +5,25 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
-
-from index.cache import EmbeddingCache, text_hash
+from index.cache import CACHE_FILE, CachedEmbedding, EmbeddingCache
 from index.chunking import chunk_article, embed_text
 from index.dense import DenseIndex, chunk_key
 from index.embedders import Embedder, get_embedder
 from index.lexical import LexicalIndex, tokenize
 from index.settings import IndexSettings
+from index.state import (
+    Previous,
+    article_signature,
+    fingerprint,
+    load_previous,
+    write_signatures,
+    write_tokens,
+)
 from index.store import (
     DENSE_FILE,
     LEXICAL_DIR,
@@ -28,13 +34,11 @@ from index.store import (
     write_chunks,
     write_meta,
 )
-from index.types import Chunk
+from index.types import Chunk, IndexBuildError, ProgressFn
 from ingest import Article
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[str, int, int], None]
-CACHE_FILE = "embeddings.sqlite"
 _TOKENIZE_STEP = 500  # chunks between "tokenize" progress calls
 
 
@@ -44,13 +48,14 @@ class ArticleSource(Protocol):
     def iter_articles(self) -> Iterator[Article]: ...
 
 
-class IndexBuildError(Exception):
-    """A build cannot produce an index; the message names the problem and the fix."""
-
-
 @dataclass
 class IndexReport:
-    """What a build did; `embedded` + `cached` = `chunks`."""
+    """What a build did.
+
+    `mode` is "full", "incremental" or "unchanged" (no new version was written), and
+    `reason` says why a full build was needed. `embedded` counts chunks the embedder ran
+    on; `cached` = `chunks` - `embedded` came from the cache or the previous version.
+    """
 
     version: str
     articles: int
@@ -60,6 +65,21 @@ class IndexReport:
     seconds: float
     path: Path
     bytes: int
+    mode: str = "full"
+    reason: str = ""
+    added: int = 0
+    removed: int = 0
+
+
+@dataclass
+class _Plan:
+    """The next version: reused chunks (with tokens), new chunks, and dropped chunk keys."""
+
+    kept: list[Chunk]
+    kept_tokens: list[list[str]]
+    added: list[Chunk]
+    removed: list[int]
+    articles: int
 
 
 def _silent(stage: str, done: int, total: int) -> None:
@@ -73,42 +93,93 @@ def build_index(
     *,
     embedder: Embedder | None = None,
     progress: ProgressFn | None = None,
+    full: bool = False,
 ) -> IndexReport:
-    """Write a new index version and make it the live one; the old one serves until then."""
+    """Bring the index up to date with the store; the old version serves until the swap.
+
+    Only new and changed articles are chunked, embedded and tokenized, unless `full` is
+    set or the index settings changed since the live version was built.
+    """
     started = time.perf_counter()
     data_dir = Path(data_dir)
     embedder = embedder or get_embedder(settings)
     notify = progress or _silent
-    articles, chunks = _chunk_all(store, settings, notify)
-    if not chunks:
+    wanted = fingerprint(settings, embedder.id)
+    articles = list(store.iter_articles())
+    signatures = {a.id: article_signature(a) for a in articles if a.id is not None}
+    previous, reason = (None, "full rebuild requested") if full else load_previous(data_dir, wanted)
+    if previous is not None and previous.signatures == signatures:
+        return _unchanged(previous, len(signatures), started)
+    plan = _plan(previous, articles, signatures, settings, notify)
+    if not plan.kept and not plan.added:
         raise IndexBuildError(f"no article text to index in {data_dir}: run `linkrag ingest` first")
-    texts = [embed_text(chunk) for chunk in chunks]
     with EmbeddingCache(data_dir / CACHE_FILE) as cache:
-        vectors, embedded = _embed_all(texts, embedder, cache, settings.batch_size, notify)
-    meta = make_meta(settings, embedder.id, int(vectors.shape[1]), articles, len(chunks))
-    version, folder = _publish(data_dir, chunks, texts, vectors, meta, notify)
-    seconds = time.perf_counter() - started
-    cached = len(chunks) - embedded
+        embed = CachedEmbedding(embedder, cache, settings.batch_size, notify)
+        dense = _dense_part(previous, plan, embed, settings)
+    chunks, tokens = _ordered(plan, notify)
+    meta = make_meta(wanted, dense.dim, plan.articles, len(chunks))
+    meta.update(mode="incremental" if previous else "full", added=len(plan.added),
+                removed=len(plan.removed))  # fmt: skip
+    version, folder = _publish(data_dir, chunks, tokens, dense, signatures, meta)
     report = IndexReport(
-        version, articles, len(chunks), embedded, cached, seconds, folder, folder_bytes(folder)
-    )
-    log.info("index %s: %d articles, %d chunks (%d embedded, %d cached) in %.1f s",
-             version, articles, len(chunks), embedded, cached, seconds)  # fmt: skip
+        version, plan.articles, len(chunks), embed.embedded, len(chunks) - embed.embedded,
+        time.perf_counter() - started, folder, folder_bytes(folder), meta["mode"],
+        reason if previous is None else "", len(plan.added), len(plan.removed),
+    )  # fmt: skip
+    log.info("index %s (%s): %d articles, %d chunks (+%d -%d, %d embedded) in %.1f s",
+             version, report.mode, report.articles, report.chunks, report.added,
+             report.removed, report.embedded, report.seconds)  # fmt: skip
     return report
+
+
+def _unchanged(previous: Previous, articles: int, started: float) -> IndexReport:
+    folder = previous.folder
+    seconds = time.perf_counter() - started
+    chunks = len(previous.chunks)
+    return IndexReport(previous.version, articles, chunks, 0, chunks, seconds, folder,
+                       folder_bytes(folder), "unchanged")  # fmt: skip
+
+
+def _plan(
+    previous: Previous | None,
+    articles: list[Article],
+    signatures: dict[int, str],
+    settings: IndexSettings,
+    notify: ProgressFn,
+) -> _Plan:
+    """Keep the chunks of unchanged articles; chunk the new and changed ones."""
+    old = previous.signatures if previous else {}
+    same = {i for i, sig in signatures.items() if old.get(i) == sig}
+    kept: list[Chunk] = []
+    kept_tokens: list[list[str]] = []
+    removed: list[int] = []
+    for chunk, tokens in zip(previous.chunks, previous.tokens, strict=True) if previous else ():
+        if chunk.article_id in same:
+            kept.append(chunk)
+            kept_tokens.append(tokens)
+        else:
+            removed.append(chunk_key(chunk.chunk_id))
+    todo = [a for a in articles if a.id not in same]
+    indexed, added = _chunk_all(todo, settings, notify, {c.chunk_id for c in kept})
+    return _Plan(kept, kept_tokens, added, removed, len(same) + indexed)
 
 
 def _publish(
     data_dir: Path,
     chunks: list[Chunk],
-    texts: list[str],
-    vectors: np.ndarray,
+    tokens: list[list[str]],
+    dense: DenseIndex,
+    signatures: dict[int, str],
     meta: dict[str, object],
-    notify: ProgressFn,
 ) -> tuple[str, Path]:
     """Write a staging folder, then swap it live; a failure leaves no half-written version."""
     version, staging = new_staging(data_dir)
     try:
-        _write(staging, chunks, texts, vectors, notify)
+        dense.save(staging / DENSE_FILE)
+        LexicalIndex.build(tokens).save(staging / LEXICAL_DIR)
+        write_chunks(staging, chunks)
+        write_tokens(staging, tokens)
+        write_signatures(staging, signatures)
         write_meta(staging, meta)
         return version, publish(data_dir, version, staging)
     except BaseException:
@@ -117,11 +188,10 @@ def _publish(
 
 
 def _chunk_all(
-    store: ArticleSource, settings: IndexSettings, notify: ProgressFn
+    articles: list[Article], settings: IndexSettings, notify: ProgressFn, seen: set[str]
 ) -> tuple[int, list[Chunk]]:
-    articles = list(store.iter_articles())
+    """Chunks of the given articles, skipping ids in `seen`; returns (articles, chunks)."""
     chunks: list[Chunk] = []
-    seen: set[str] = set()
     indexed = 0
     for done, article in enumerate(articles, 1):
         try:
@@ -138,45 +208,39 @@ def _chunk_all(
     return indexed, chunks
 
 
-def _embed_all(
-    texts: Sequence[str],
-    embedder: Embedder,
-    cache: EmbeddingCache,
-    batch_size: int,
-    notify: ProgressFn,
-) -> tuple[np.ndarray, int]:
-    """Vectors for all texts, embedding only those the cache lacks; returns (vectors, embedded)."""
-    hashes = [text_hash(text) for text in texts]
-    known = cache.get_many(embedder.id, hashes)
-    first_of = {h: i for i, h in reversed(list(enumerate(hashes)))}
-    missing = sorted((h for h in first_of if h not in known), key=lambda h: len(texts[first_of[h]]))
-    notify("embed", len(texts) - len(missing), len(texts))
-    done = 0
-    # Similar lengths batched together waste less padding work in the encoder.
-    for i in range(0, len(missing), batch_size):
-        batch = missing[i : i + batch_size]
-        vectors = embedder.embed_batch([texts[first_of[h]] for h in batch])
-        fresh = dict(zip(batch, vectors, strict=True))
-        cache.put_many(embedder.id, fresh.items())
-        known.update(fresh)
-        done += len(batch)
-        notify("embed", len(texts) - len(missing) + done, len(texts))
-    if len({known[h].shape[0] for h in hashes}) > 1:
-        raise IndexBuildError(
-            f"embedding cache holds vectors of mixed sizes for {embedder.id}: delete {CACHE_FILE}"
-        )
-    return np.stack([known[h] for h in hashes]).astype(np.float32), len(missing)
+def _dense_part(
+    previous: Previous | None, plan: _Plan, embed: CachedEmbedding, settings: IndexSettings
+) -> DenseIndex:
+    """Update the previous FAISS index in place when it can remove ids, else build anew."""
+    if previous is not None and plan.kept:
+        dense = DenseIndex.load(previous.dense_path)
+        if dense.supports_remove:
+            dense.remove(plan.removed)
+            if plan.added:
+                dense.add(embed(plan.added), _keys(plan.added))
+            return dense
+    everything = plan.kept + plan.added
+    return DenseIndex.build(embed(everything), _keys(everything), settings)
 
 
-def _write(
-    folder: Path, chunks: list[Chunk], texts: list[str], vectors: np.ndarray, notify: ProgressFn
-) -> None:
-    keys = [chunk_key(chunk.chunk_id) for chunk in chunks]
-    DenseIndex.build(vectors, keys).save(folder / DENSE_FILE)
-    tokens: list[list[str]] = []
-    for i, text in enumerate(texts):
-        tokens.append(tokenize(text))
-        if (i + 1) % _TOKENIZE_STEP == 0 or i + 1 == len(texts):
-            notify("tokenize", i + 1, len(texts))
-    LexicalIndex.build(tokens).save(folder / LEXICAL_DIR)
-    write_chunks(folder, chunks)
+def _keys(chunks: list[Chunk]) -> list[int]:
+    return [chunk_key(chunk.chunk_id) for chunk in chunks]
+
+
+def _position(chunk: Chunk) -> tuple[int, int, int, str]:
+    return chunk.article_id, chunk.start, chunk.end, chunk.chunk_id
+
+
+def _ordered(plan: _Plan, notify: ProgressFn) -> tuple[list[Chunk], list[list[str]]]:
+    """All chunks in article order with their BM25 tokens; only new chunks get tokenized.
+
+    The order is the same whichever way a version was reached, so an incremental build
+    and a full one give identical files and identical rankings.
+    """
+    tokens = dict(zip((c.chunk_id for c in plan.kept), plan.kept_tokens, strict=True))
+    for i, chunk in enumerate(plan.added, 1):
+        tokens[chunk.chunk_id] = tokenize(embed_text(chunk))
+        if i % _TOKENIZE_STEP == 0 or i == len(plan.added):
+            notify("tokenize", i, len(plan.added))
+    chunks = sorted(plan.kept + plan.added, key=_position)
+    return chunks, [tokens[c.chunk_id] for c in chunks]

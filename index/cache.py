@@ -1,14 +1,20 @@
-"""Embedding cache in SQLite, keyed by (embedder id, sha1 of the embedded text)."""
+"""Embedding cache in SQLite, keyed by (embedder id, sha1 of the embedded text), and the
+cache-first embedding loop builds use."""
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 import numpy as np
+
+from index.chunking import embed_text
+from index.embedders import Embedder
+from index.types import Chunk, IndexBuildError, ProgressFn
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS embeddings (
@@ -18,6 +24,7 @@ CREATE TABLE IF NOT EXISTS embeddings (
     PRIMARY KEY (embedder, text_hash)
 ) WITHOUT ROWID
 """
+CACHE_FILE = "embeddings.sqlite"
 _BATCH = 500  # stays well under SQLite's bound-parameter limit
 
 
@@ -72,3 +79,52 @@ class EmbeddingCache:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def embed_all(
+    texts: Sequence[str],
+    embedder: Embedder,
+    cache: EmbeddingCache,
+    batch_size: int,
+    notify: ProgressFn,
+) -> tuple[np.ndarray, int]:
+    """Vectors for all texts, embedding only those the cache lacks; returns (vectors, embedded)."""
+    hashes = [text_hash(text) for text in texts]
+    known = cache.get_many(embedder.id, hashes)
+    first_of = {h: i for i, h in reversed(list(enumerate(hashes)))}
+    missing = sorted((h for h in first_of if h not in known), key=lambda h: len(texts[first_of[h]]))
+    notify("embed", len(texts) - len(missing), len(texts))
+    done = 0
+    # Similar lengths batched together waste less padding work in the encoder.
+    for i in range(0, len(missing), batch_size):
+        batch = missing[i : i + batch_size]
+        vectors = embedder.embed_batch([texts[first_of[h]] for h in batch])
+        fresh = dict(zip(batch, vectors, strict=True))
+        cache.put_many(embedder.id, fresh.items())
+        known.update(fresh)
+        done += len(batch)
+        notify("embed", len(texts) - len(missing) + done, len(texts))
+    if len({known[h].shape[0] for h in hashes}) > 1:
+        raise IndexBuildError(
+            f"embedding cache holds vectors of mixed sizes for {embedder.id}: delete {CACHE_FILE}"
+        )
+    return np.stack([known[h] for h in hashes]).astype(np.float32), len(missing)
+
+
+@dataclass
+class CachedEmbedding:
+    """Embeds through the cache and counts what the embedder actually ran on."""
+
+    embedder: Embedder
+    cache: EmbeddingCache
+    batch_size: int
+    notify: ProgressFn
+    embedded: int = 0
+
+    def __call__(self, chunks: list[Chunk]) -> np.ndarray:
+        texts = [embed_text(chunk) for chunk in chunks]
+        vectors, embedded = embed_all(
+            texts, self.embedder, self.cache, self.batch_size, self.notify
+        )
+        self.embedded += embedded
+        return vectors

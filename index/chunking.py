@@ -17,6 +17,9 @@ from index.settings import IndexSettings
 from index.types import Chunk
 from ingest import Article
 
+# Bump when a change to this module changes chunk boundaries: indexes then rebuild in full.
+CHUNKER_VERSION = 1
+
 _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _FENCE = re.compile(r"^ {0,3}(```+|~~~+)")
 # A sentence ends after CJK enders, or after .!? followed by whitespace; closing quotes

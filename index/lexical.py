@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from importlib import resources
@@ -17,6 +18,9 @@ _PARTS = re.compile(r"[^\W_]+")
 _EN_STOPWORDS = "a an and are as at be by for from how in is it of on or the this to what with"
 _ZH_STOPWORDS = "的 了 是 在 和 与 及 或 也 就 都 而 这 那 之 其 于 为 吗 呢 吧 啊"
 _STOPWORDS = frozenset(_EN_STOPWORDS.split()) | frozenset(_ZH_STOPWORDS.split())
+
+# Bump when tokenization changes; stored BM25 tokens of older indexes are then re-made.
+TOKENIZER_VERSION = 1
 
 _jieba_lock = threading.Lock()
 _user_words_loaded = False
@@ -39,6 +43,12 @@ def tokenize(text: str) -> list[str]:
             if len(pieces) > 1:
                 tokens.extend(pieces)
     return [t for t in tokens if t not in _STOPWORDS]
+
+
+def tokenizer_id() -> str:
+    """Names the tokenizer: its version plus a hash of the user dictionary it loads."""
+    words = resources.files("index").joinpath("data/llm_terms.txt").read_bytes()
+    return f"{TOKENIZER_VERSION}:{hashlib.sha1(words).hexdigest()[:12]}"
 
 
 def _cut_chinese(run: str) -> list[str]:

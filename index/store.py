@@ -101,15 +101,12 @@ def _prune(root: Path, keep: set[str | None]) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
-def make_meta(
-    settings: IndexSettings, embedder_id: str, dim: int, articles: int, chunks: int
-) -> dict[str, Any]:
+def make_meta(fingerprint: dict[str, Any], dim: int, articles: int, chunks: int) -> dict[str, Any]:
+    """meta.json: the fingerprint (for incremental builds) and its fields at top level."""
     return {
-        "format_version": FORMAT_VERSION,
-        "embedder": embedder_id,
+        **fingerprint,
+        "fingerprint": fingerprint,
         "dim": dim,
-        "chunk_size": settings.chunk_size,
-        "chunk_overlap": settings.chunk_overlap,
         "articles": articles,
         "chunks": chunks,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

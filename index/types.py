@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
+
+# progress(stage, done, total): called as long work advances, for progress bars.
+ProgressFn = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -33,3 +37,7 @@ class Hit(NamedTuple):
     rank: int
     dense: float = 0.0
     lexical: float = 0.0
+
+
+class IndexBuildError(Exception):
+    """A build cannot produce an index; the message names the problem and the fix."""

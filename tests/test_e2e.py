@@ -101,7 +101,7 @@ def test_demo_builds_from_a_live_reading_list_and_answers_with_citations(
     assert main(["--config", str(config), "ingest", "--refresh"]) == 0
     assert main(["--config", str(config), "index"]) == 0
     out = capsys.readouterr().out
-    assert "(0 embedded," in out, out
+    assert "index: up to date" in out, out
     assert demo_server.hits["/posts/zero.html"] == 2  # fetched, then revalidated once
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 
 import pytest
 
@@ -131,3 +132,33 @@ def test_long_sentence_without_punctuation_is_hard_split() -> None:
 def test_article_without_id_is_refused() -> None:
     with pytest.raises(ValueError, match="no id"):
         chunk_article(Article(url="u", title="t", text="x."), IndexSettings())
+
+
+def _random_markdown(rng: random.Random) -> str:
+    """Mixed zh/en markdown with headings, lists, fences, tables and run-on lines."""
+    pieces = [
+        lambda: f"\n{'#' * rng.randint(1, 4)} 标题 {rng.randint(0, 99)}\n",
+        lambda: "".join(rng.choices("模型并行显存梯度量化推理，。！？ ", k=rng.randint(5, 400))),
+        lambda: " ".join(rng.choices(["KV", "cache.", "LoRA", "rank!", "x", "y?"], k=60)),
+        lambda: "\n```\n" + "\n".join("code " * rng.randint(1, 30) for _ in range(8)) + "\n```\n",
+        lambda: "\n" + "\n".join(f"| a{i} | {'b' * rng.randint(1, 90)} |" for i in range(6)),
+        lambda: "\n- item " + "一" * rng.randint(1, 700) + "\n",
+        lambda: "\n\n",
+    ]
+    return "".join(rng.choice(pieces)() for _ in range(rng.randint(5, 40)))
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_random_documents_keep_the_chunk_invariants(seed: int) -> None:
+    rng = random.Random(seed)
+    text = _random_markdown(rng)
+    size = rng.choice([100, 250, 600, 1000])
+    overlap = rng.choice([0, 40, size // 2])
+    chunks = _chunks(size, overlap, text)
+    assert chunks or not text.strip()
+    for chunk in chunks:
+        assert text[chunk.start : chunk.end] == chunk.text  # offsets map back exactly
+        assert 0 < len(chunk.text) <= size  # no chunk over its limit
+    starts = [c.start for c in chunks]
+    assert starts == sorted(starts)
+    assert len({c.chunk_id for c in chunks}) == len(chunks)

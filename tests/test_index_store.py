@@ -11,6 +11,7 @@ import pytest
 from test_index_support import FakeSource, HashEmbedder, corpus
 
 from index import (
+    IndexBuildError,
     IndexLoadError,
     IndexMismatchError,
     IndexNotFoundError,
@@ -20,7 +21,6 @@ from index import (
     current_version,
     register_embedder,
 )
-from index.builder import IndexBuildError
 from index.cache import EmbeddingCache
 from index.embedders import UseEmbedder, unregister_embedder
 from index.store import META_FILE, index_root
@@ -62,7 +62,8 @@ def test_cache_is_keyed_by_embedder(tmp_path: Path) -> None:
 def test_current_swaps_and_keeps_one_previous(tmp_path: Path, fake: HashEmbedder) -> None:
     settings = IndexSettings(embedder="fake-hash")
     assert current_version(tmp_path) is None
-    versions = [build_index(FakeSource(corpus()), tmp_path, settings).version for _ in range(3)]
+    source = FakeSource(corpus())
+    versions = [build_index(source, tmp_path, settings, full=True).version for _ in range(3)]
     assert len(set(versions)) == 3
     assert current_version(tmp_path) == versions[-1]
     assert SearchIndex.load(tmp_path, settings).version == versions[-1]

@@ -90,7 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
             action="store_true",
             help="re-run extraction from the raw cache and local sources; fetch nothing",
         )
-    sub.add_parser("index", help="build or update the index from the store")
+    sub.add_parser("index", help="build or update the index from the store").add_argument(
+        "--full", action="store_true", help="rebuild everything, not just changed articles"
+    )
     search = sub.add_parser("search", help="hybrid search (queries from stdin when omitted)")
     search.add_argument("query", nargs="?", help="the query; omit to read one per line")
     search.add_argument("-k", type=int, default=8, help="hits per query (default: %(default)s)")
@@ -200,7 +202,7 @@ def cmd_ingest(assistant: Assistant, args: argparse.Namespace) -> int:
 def cmd_index(assistant: Assistant, args: argparse.Namespace) -> int:
     progress, close = progress_bars()
     try:
-        report = assistant.reindex(progress)
+        report = assistant.reindex(progress, full=args.full)
     finally:
         close()
     print(index_summary(report))

@@ -90,9 +90,14 @@ def ingest_summary(report: IngestReport) -> str:
 
 
 def index_summary(report: IndexReport) -> str:
+    counts = f"{report.articles} articles, {report.chunks} chunks"
+    if report.mode == "unchanged":
+        return f"index: up to date, version {report.version}, {counts} ({report.seconds:.1f}s)"
+    why = f"full build: {report.reason}" if report.reason else report.mode
+    changes = f", +{report.added} -{report.removed} chunks" if report.mode == "incremental" else ""
     return (
-        f"index: version {report.version}, {report.articles} articles, {report.chunks} chunks "
-        f"({report.embedded} embedded, {report.cached} cached) in {report.seconds:.1f}s"
+        f"index: version {report.version} ({why}{changes}), {counts} "
+        f"({report.embedded} embedded, {report.cached} reused) in {report.seconds:.1f}s"
     )
 
 
