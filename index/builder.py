@@ -150,18 +150,30 @@ def _plan(
     """Keep the chunks of unchanged articles; chunk the new and changed ones."""
     old = previous.signatures if previous else {}
     same = {i for i, sig in signatures.items() if old.get(i) == sig}
-    kept: list[Chunk] = []
-    kept_tokens: list[list[str]] = []
-    removed: list[int] = []
+    plan = _Plan([], [], [], [], 0)
+    stale: dict[str, tuple[Chunk, list[str]]] = {}
     for chunk, tokens in zip(previous.chunks, previous.tokens, strict=True) if previous else ():
         if chunk.article_id in same:
-            kept.append(chunk)
-            kept_tokens.append(tokens)
+            plan.kept.append(chunk)
+            plan.kept_tokens.append(tokens)
         else:
-            removed.append(chunk_key(chunk.chunk_id))
+            stale[chunk.chunk_id] = (chunk, tokens)
     todo = [a for a in articles if a.id not in same]
-    indexed, added = _chunk_all(todo, settings, notify, {c.chunk_id for c in kept})
-    return _Plan(kept, kept_tokens, added, removed, len(same) + indexed)
+    indexed, fresh = _chunk_all(todo, settings, notify, {c.chunk_id for c in plan.kept})
+    plan.articles = len(same) + indexed
+    for chunk in fresh:
+        # An edit usually leaves most of an article's passages alone: those keep their
+        # vector and tokens (the new Chunk still brings its new offsets).
+        was = stale.pop(chunk.chunk_id, None)
+        if was is not None and embed_text(was[0]) == embed_text(chunk):
+            plan.kept.append(chunk)
+            plan.kept_tokens.append(was[1])
+            continue
+        if was is not None:
+            stale[chunk.chunk_id] = was  # same key, new vector: remove, then add again
+        plan.added.append(chunk)
+    plan.removed = [chunk_key(chunk_id) for chunk_id in stale]
+    return plan
 
 
 def _publish(

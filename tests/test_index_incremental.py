@@ -126,3 +126,36 @@ def _store_corpus(data_dir: Path) -> None:
 def test_keys_are_stable_non_negative_int64() -> None:
     keys = {chunk_key(c) for c in ("ffffffffffffffff", "0000000000000001", "8000000000000000")}
     assert all(0 <= k < 2**63 for k in keys) and len(keys) == 3
+
+
+def test_an_edit_replaces_only_the_passages_it_touched(tmp_path: Path, use: Any) -> None:
+    settings = IndexSettings(chunk_size=100, chunk_overlap=0)
+    first = build_index(FakeSource(corpus()), tmp_path, settings, embedder=use)
+    articles = corpus()
+    own = sum(
+        1
+        for c in SearchIndex.load(tmp_path, settings, embedder=use)._chunks
+        if c.article_id == articles[0].id
+    )
+    articles[0] = replace(articles[0], text=articles[0].text + "\n附：ZeRO++ 进一步压缩通信。\n")
+    report = build_index(FakeSource(articles), tmp_path, settings, embedder=use)
+    assert own > 2 and report.mode == "incremental"
+    # The appended line lands in the article's last passage: one out, one in, the rest stay.
+    assert (report.added, report.removed, report.embedded) == (1, 1, 1)
+    assert report.chunks == first.chunks
+
+
+def test_a_new_title_re_embeds_that_article(tmp_path: Path, use: Any) -> None:
+    settings = IndexSettings(chunk_size=100, chunk_overlap=0)
+    build_index(FakeSource(corpus()), tmp_path, settings, embedder=use)
+    articles = corpus()
+    articles[1] = replace(articles[1], title="RoPE 位置编码全解")  # part of every embedded text
+    own = sum(
+        1
+        for c in SearchIndex.load(tmp_path, settings, embedder=use)._chunks
+        if c.article_id == articles[1].id
+    )
+    report = build_index(FakeSource(articles), tmp_path, settings, embedder=use)
+    assert report.added == report.removed == report.embedded == own
+    hit = SearchIndex.load(tmp_path, settings, embedder=use).search("旋转位置编码", k=1)[0]
+    assert hit.chunk.title == "RoPE 位置编码全解"
