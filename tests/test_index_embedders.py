@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,10 +60,8 @@ def test_sentence_transformers_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = IndexSettings(embedder=str(path), query_prefix="query: ", threads=2)
     embedder = get_embedder(settings)
     assert embedder.id == f"st:{path}"
-    started = time.perf_counter()
     docs = embedder.embed_batch(["The KV cache stores keys and values.", "Bananas are yellow."])
     query = embedder.embed_batch(["What is stored in the KV cache?"], query=True)
-    assert time.perf_counter() - started < 30
     assert embedder.dim == 384 and docs.shape == (2, 384) and docs.dtype == np.float32
     assert np.allclose(np.linalg.norm(docs, axis=1), 1.0, atol=1e-5)
     assert query[0] @ docs[0] > query[0] @ docs[1]
@@ -76,3 +73,21 @@ def test_missing_local_model_is_a_clear_error(tmp_path: Path) -> None:
     embedder = get_embedder(IndexSettings(embedder=str(tmp_path / "no-such-model")))
     with pytest.raises(OSError, match=r"index\.embedder"):
         embedder.embed_batch(["x"])
+
+
+@pytest.mark.slow  # torch import and model load
+def test_sentence_transformers_builds_and_searches_an_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_index_support import FakeSource, corpus
+
+    from index import SearchIndex, build_index
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    settings = IndexSettings(embedder=str(_minilm_path()), passage_prefix="passage: ")
+    report = build_index(FakeSource(corpus()), tmp_path, settings)
+    assert report.embedded == report.chunks > 0
+    index = SearchIndex.load(tmp_path, settings)
+    assert index.meta["dim"] == 384 and index.meta["embedder"].startswith("st:")
+    hits = index.search("PagedAttention memory fragmentation", k=3, mode="dense")
+    assert hits[0].chunk.url == "https://example.org/paged-attention"
