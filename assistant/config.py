@@ -130,6 +130,10 @@ def load_config(
             origin, base = str(file), file.resolve().parent
             try:
                 loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, IsADirectoryError) as exc:
+                raise ConfigError(
+                    f"config error in {file}: unreadable ({exc}); it must be a UTF-8 YAML file"
+                ) from exc
             except yaml.YAMLError as exc:
                 line = getattr(getattr(exc, "problem_mark", None), "line", -1) + 1
                 raise ConfigError(f"config error in {file}: invalid YAML near line {line}") from exc

@@ -145,6 +145,15 @@ def test_bad_config_exits_2_with_one_line(
     assert_one_line_error(capsys.readouterr().err, "chunk_sise")
 
 
+def test_config_that_is_not_utf8_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_bytes("index:\n  embedder: 模型\n".encode("gb18030"))  # found by fuzzing
+    assert main(["--config", str(config), "status"]) == 2
+    assert_one_line_error(capsys.readouterr().err, "UTF-8")
+
+
 def test_missing_index_exits_2_naming_the_fix(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["search", "anything"]) == 2
     assert_one_line_error(capsys.readouterr().err, "linkrag build")
