@@ -84,10 +84,14 @@ def ingest_dir(run: LinkRun, folder: Path) -> None:
         raise SourceError(f"folder not found: {folder} (check the dir: path)")
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in _DIR_TYPES)
     known = {} if run.options.reextract else run.store.known()
+    root = folder.resolve()
     run.progress("extract", 0, len(files))
     for done, file in enumerate(files, start=1):
         if run.stop.is_set():
             return
+        if not file.resolve().is_relative_to(root):
+            _refuse_escape(run, file)
+            continue
         uri = file.resolve().as_uri()
         body = file.read_bytes()
         if uri in known and known[uri].content_hash == body_hash(body):
@@ -100,3 +104,10 @@ def ingest_dir(run: LinkRun, folder: Path) -> None:
             topic = " / ".join(file.relative_to(folder).parent.parts)
             run.saver.save(result, outcome, uri, [uri], topic)
         run.progress("extract", done, len(files))
+
+
+def _refuse_escape(run: LinkRun, file: Path) -> None:
+    """A symlink out of the folder could expose any file on the machine: record, skip."""
+    uri = file.absolute().as_uri()
+    error = f"{file} is a symlink to {file.resolve()}, outside the folder: not read"
+    run.saver.failed(FetchResult(url=uri, error=error, error_kind="outside_folder"), uri)

@@ -164,6 +164,25 @@ def test_folder_with_pdf_and_unchanged_files(tmp_path: Path) -> None:
         assert again.extracted == 0 and again.unchanged == 3
 
 
+def test_folder_symlinks_that_escape_are_recorded_not_followed(tmp_path: Path) -> None:
+    folder, outside = tmp_path / "docs", tmp_path / "secret"
+    folder.mkdir()
+    outside.mkdir()
+    (outside / "keys.md").write_text("# Keys\n\nAPI key: sk-do-not-leak. " * 20, encoding="utf-8")
+    (folder / "inside.md").write_text(post(20), encoding="utf-8")
+    (folder / "leak.md").symlink_to(outside / "keys.md")
+    (folder / "linked-dir").symlink_to(outside, target_is_directory=True)
+    (folder / "alias.md").symlink_to(folder / "inside.md")  # inside the folder: fine
+    spec = [parse_source_spec(f"dir:{folder}")]
+    with ArticleStore.open(tmp_path / "data") as store:
+        report = run_ingest(store, spec, FetchSettings(), IngestSettings(min_chars=20))
+        # The linked directory is not walked at all; the linked file is recorded as refused.
+        assert (report.failed, report.fetched, report.errors) == (1, 2, [])
+        assert not [a for a in store.iter_articles() if "sk-do-not-leak" in a.text]
+        kinds = store.ledger_summary()["failure_kinds"]
+        assert kinds["outside_folder"]["count"] == 1
+
+
 def test_status_json_keeps_the_contract_and_adds_the_ledger(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
