@@ -76,9 +76,9 @@ class LocalChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        model, tokenizer = self.load()  # first: a missing folder fails before the import
         from transformers import TextIteratorStreamer
 
-        model, tokenizer = self.load()
         inputs = tokenizer(self.prompt(messages, tokenizer), return_tensors="pt")
         streamer: Any = TextIteratorStreamer(
             tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=self.timeout
