@@ -17,7 +17,6 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -150,6 +149,8 @@ class LLMAnswerer(Runnable[AnswerInput, AnswerEvent]):
 
 def failure_reason(exc: Exception) -> str:
     """A short, user-facing reason: 'HTTP 500', 'timed out', 'cannot connect', ..."""
+    import openai  # imported on use: it takes seconds, and extractive mode never needs it
+
     if isinstance(exc, openai.APIStatusError):
         return f"HTTP {exc.status_code}"
     if isinstance(exc, openai.APITimeoutError):
