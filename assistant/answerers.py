@@ -15,6 +15,7 @@ import jieba
 import numpy as np
 from langchain_core.runnables import Runnable, RunnableConfig
 
+from assistant.citations import text_fragment
 from assistant.config import AnswerSettings
 from assistant.prompts import question_language, reply
 from assistant.types import Answer, Citation
@@ -251,6 +252,10 @@ def compose_answer(chosen: list[Sentence], hits: list[Hit], language: str) -> An
     for sentence in chosen:
         chunk = hits[sentence.passage].chunk
         n = numbers.setdefault(chunk.url, len(numbers) + 1)
-        citations.append(Citation(n, chunk.url, chunk.title, sentence.text, chunk.chunk_id))
+        start, end = chunk.start + sentence.start, chunk.start + sentence.end
+        link = chunk.url + text_fragment(sentence.text)
+        citations.append(
+            Citation(n, chunk.url, chunk.title, sentence.text, chunk.chunk_id, start, end, link)
+        )
         parts.append(f"{sentence.text}{joiner}[{n}]")
     return Answer(joiner.join(parts), citations=citations, passages=hits)

@@ -15,8 +15,9 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel
 
-from assistant.answerers import AnswerInput, ExtractiveAnswerer, question_terms
+from assistant.answerers import AnswerInput, question_terms
 from assistant.config import AppConfig, load_config
+from assistant.llm import AnswerEvent, build_answerer
 from assistant.prompts import question_language, reply
 from assistant.retriever import HybridRetriever, Searcher, documents_to_hits
 from assistant.types import Answer
@@ -75,7 +76,7 @@ class Assistant:
         self._lock = threading.RLock()
         self._index: Searcher | None = index
         self._embedder: Embedder | None = index.embedder if index is not None else None
-        self._chain: Runnable[dict[str, str], Answer] | None = None
+        self._chain: Runnable[dict[str, str], AnswerEvent] | None = None
 
     @classmethod
     def from_config(cls, path: str | Path | None = "config.yaml") -> Assistant:
@@ -114,8 +115,8 @@ class Assistant:
         logger.info("loaded index %s in %.2fs", loaded.version, time.perf_counter() - started)
         return loaded
 
-    def chain(self) -> Runnable[dict[str, str], Answer]:
-        """The LCEL chain {"question", "query"} → retriever | extractive answerer."""
+    def chain(self) -> Runnable[dict[str, str], AnswerEvent]:
+        """The LCEL chain {"question", "query"} → retriever | the configured answerer."""
         with self._lock:
             if self._chain is None:
                 index = self.index
@@ -124,7 +125,7 @@ class Assistant:
                     question=itemgetter("question"),
                     hits=itemgetter("query") | retriever | RunnableLambda(documents_to_hits),
                 )  # type: ignore[assignment]  # RunnableParallel is typed dict[str, Any]
-                self._chain = gather | ExtractiveAnswerer(index.embedder, self.config.answer)
+                self._chain = gather | build_answerer(index.embedder, self.config.answer)
             return self._chain
 
     def search(self, query: str, k: int = 8) -> list[Hit]:
@@ -138,13 +139,27 @@ class Assistant:
         if not question.strip():
             return Answer(reply("empty_question", question_language(question)), abstained=True)
         query = condense_question(question, history)
-        return self.chain().invoke({"question": question, "query": query})
+        result = self.chain().invoke({"question": question, "query": query})
+        return result if isinstance(result, Answer) else Answer(result)  # answerers end in one
 
     def stream(self, question: str, history: History | None = None) -> Iterator[str | Answer]:
-        """Text deltas of the answer (sentence by sentence), then the final Answer."""
-        answer = self.ask(question, history)
-        yield from _STREAM_PIECE.findall(answer.text)
-        yield answer
+        """Text deltas of the answer, then the final Answer.
+
+        LLM answerers stream the model's deltas; the extractive one (and the fixed
+        replies) yield only an Answer, whose text is then streamed sentence by sentence.
+        """
+        if not question.strip():
+            answer = self.ask(question, history)
+            yield from _STREAM_PIECE.findall(answer.text)
+            yield answer
+            return
+        query = condense_question(question, history)
+        streamed = False
+        for event in self.chain().stream({"question": question, "query": query}):
+            if isinstance(event, Answer) and not streamed:
+                yield from _STREAM_PIECE.findall(event.text)
+            streamed = streamed or isinstance(event, str)
+            yield event
 
     def ingest(
         self,

@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from index import IndexSettings
 from ingest import FetchSettings, IngestSettings, parse_source_spec
@@ -24,13 +31,51 @@ class ConfigError(ValueError):
     """A configuration problem, worded as one line naming the field and the fix."""
 
 
+class LLMSettings(BaseModel):
+    """The chat model of the 'openai' and 'transformers' answer modes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1 (Ollama); "
+        "unset means api.openai.com.",
+    )
+    model: str = Field("gpt-4o-mini", description="Chat model name at the endpoint.")
+    api_key_env: str = Field(
+        "OPENAI_API_KEY",
+        description="Name of the environment variable holding the API key; a local "
+        "(loopback or private address) endpoint may leave it unset.",
+    )
+    model_path: Path | None = Field(
+        None, description="Folder of a local transformers chat model ('transformers' mode)."
+    )
+    temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature.")
+    max_tokens: int = Field(512, ge=1, le=32768, description="Longest answer, in tokens.")
+    timeout: float = Field(
+        60.0,
+        gt=0.0,
+        description="Seconds before a request gives up (the extractive answer is shown instead).",
+    )
+    max_retries: int = Field(1, ge=0, le=10, description="Retries of a failed request.")
+    context_tokens: int = Field(
+        3000,
+        ge=100,
+        le=1_000_000,
+        description="Budget of the passages in the prompt, in approximate tokens (CJK "
+        "characters 1 each, English words 1.3).",
+    )
+
+
 class AnswerSettings(BaseModel):
     """How questions are answered."""
 
     model_config = ConfigDict(extra="forbid")
 
-    mode: Literal["extractive"] = Field(
-        "extractive", description="Answerer: 'extractive' (offline, no LLM)."
+    mode: Literal["extractive", "openai", "transformers"] = Field(
+        "extractive",
+        description="Answerer: 'extractive' (offline, no LLM), 'openai' (any "
+        "OpenAI-compatible endpoint) or 'transformers' (a local model folder).",
     )
     top_k: int = Field(6, ge=1, le=50, description="Passages retrieved for each question.")
     max_sentences: int = Field(4, ge=1, le=20, description="Sentences in an extractive answer.")
@@ -40,6 +85,17 @@ class AnswerSettings(BaseModel):
         le=1.0,
         description="Abstain when no passage reaches this cosine similarity to the question.",
     )
+    llm: LLMSettings = Field(
+        default_factory=LLMSettings, description="The chat model of the LLM answer modes."
+    )
+
+    @model_validator(mode="after")
+    def _check_model_path(self) -> AnswerSettings:
+        if self.mode == "transformers" and self.llm.model_path is None:
+            raise ValueError(
+                "mode 'transformers' needs answer.llm.model_path set to a local model folder"
+            )
+        return self
 
 
 class UISettings(BaseModel):
@@ -88,8 +144,11 @@ def _env_overrides(env: dict[str, str]) -> dict[str, Any]:
             continue
         if "__" not in name:
             continue  # LINKRAG_UI_PASSWORD and friends are read where they are used
-        section, field = name.split("__", 1)
-        out.setdefault(section, {})[field] = yaml.safe_load(raw) if raw else raw
+        *sections, field = name.split("__")  # LINKRAG_ANSWER__LLM__MODEL → answer.llm.model
+        target = out
+        for section in sections:
+            target = target.setdefault(section, {})
+        target[field] = yaml.safe_load(raw) if raw else raw
     return out
 
 

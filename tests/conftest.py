@@ -124,6 +124,10 @@ def _handler(
             self.end_headers()
             self.wfile.write(route.body)
 
+        # Routes answer POST alike; a `handler` route reads the request body itself
+        # (the fake OpenAI endpoint records what it was sent).
+        do_POST = do_GET
+
         def log_message(self, format: str, *args: object) -> None:
             pass  # keep test output clean
 

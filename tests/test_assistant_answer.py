@@ -147,3 +147,18 @@ def test_jargon_in_a_passage_rescues_a_cross_lingual_question() -> None:
     assert has_evidence("What does PagedAttention solve?", [Hit(chunk, 1.0, 1, 0.2)], 0.3)
     assert not has_evidence("What does PagedAttention solve?", [Hit(chunk, 1.0, 1, 0.1)], 0.3)
     assert not has_evidence("Who won the 1998 world cup?", [Hit(chunk, 1.0, 1, 0.2)], 0.3)
+
+
+def test_extractive_citations_carry_article_offsets_and_a_fragment_link(
+    use: Embedder,
+) -> None:
+    article = "Intro line.\nPagedAttention solves fragmentation of the KV cache memory in vLLM.\n"
+    chunk = Chunk("o", 3, "https://example.org/o", "O", "", article[12:], 12, len(article))
+    answer = ExtractiveAnswerer(use, AnswerSettings(min_similarity=-1.0)).invoke(
+        {"question": "What does PagedAttention solve?", "hits": [Hit(chunk, 1.0, 1, 0.9)]}
+    )
+    cited = answer.citations[0]
+    assert cited.start is not None and cited.end is not None
+    assert article[cited.start : cited.end] == cited.quote
+    assert cited.fragment_url.startswith("https://example.org/o#:~:text=PagedAttention")
+    assert answer.to_dict()["citations"][0]["start"] == cited.start

@@ -2,39 +2,11 @@
 
 from __future__ import annotations
 
-import re
-from urllib.parse import quote as percent_encode
-
 from assistant import Answer, Citation
+from assistant.citations import text_fragment
 from index import Hit
 
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MARKUP = re.compile(r"[*_`~<>#|]+")
-_FRAGMENT_WORDS = 5  # long quotes use textStart,textEnd with this many words each
 _SNIPPET_CHARS = 300
-
-
-def _plain(text: str) -> str:
-    """What a browser shows for a line of markdown: link text kept, markup dropped."""
-    return " ".join(_MARKUP.sub(" ", _LINK.sub(r"\1", text)).split())
-
-
-def _encode(text: str) -> str:
-    # '-', ',' and '&' are syntax inside a text directive, so they must be escaped too.
-    return percent_encode(text, safe="").replace("-", "%2D")
-
-
-def text_fragment(quote: str) -> str:
-    """A `#:~:text=` fragment that makes the browser scroll to and highlight `quote`."""
-    plain = _plain(quote)
-    if not plain:
-        return ""
-    words = plain.split(" ")
-    if len(words) > 2 * _FRAGMENT_WORDS:
-        start = " ".join(words[:_FRAGMENT_WORDS])
-        end = " ".join(words[-_FRAGMENT_WORDS:])
-        return f"#:~:text={_encode(start)},{_encode(end)}"
-    return f"#:~:text={_encode(plain)}"
 
 
 def _title(title: str, url: str) -> str:
@@ -53,7 +25,7 @@ def answer_markdown(answer: Answer) -> str:
         by_number.setdefault(citation.n, []).append(citation)
     for n, group in sorted(by_number.items()):
         first = group[0]
-        link = first.url + text_fragment(first.quote)
+        link = first.fragment_url or first.url + text_fragment(first.quote)
         topic = topics.get(first.chunk_id, "")
         where = f" · {topic}" if topic else ""  # the reading-list section it came from
         lines.append(f"{n}. [{_title(first.title, first.url)}]({link}){where}")
