@@ -4,6 +4,7 @@ import logging
 
 from assistant.assistant import Assistant, RebuildReport
 from assistant.config import AnswerSettings, AppConfig, ConfigError, UISettings, load_config
+from assistant.feedback import Feedback, FeedbackStore
 from assistant.types import Answer, Citation
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -15,6 +16,8 @@ __all__ = [
     "Assistant",
     "Citation",
     "ConfigError",
+    "Feedback",
+    "FeedbackStore",
     "RebuildReport",
     "UISettings",
     "load_config",
