@@ -87,8 +87,8 @@ def test_search_highlights_terms_and_filters_by_section_and_site(client: Client)
 def test_library_lists_articles_by_reading_list_and_the_failed_fetch(corpus: Corpus) -> None:
     for client in serve_app(Assistant(corpus.config)):
         status, articles, failures = client.predict(api_name="/library")
-    assert f"<summary>{corpus.list_url} <small>(1 articles)" in articles
-    assert "LLM reading list / Inference / Serving" in articles
+    assert f"<summary>{corpus.list_url} <small>(5 articles)" in articles
+    assert "LLM reading list / Training / 分布式" in articles
     assert "Speculative decoding" in articles and "Other sources" in articles
     assert "<code>http_404</code> (1)" in failures and corpus.gone_url in failures
     assert "<dd>use-m3</dd>" in status and "<dt>index version</dt>" in status

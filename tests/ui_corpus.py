@@ -1,8 +1,9 @@
-"""A real store and index for the UI tests: ARTICLES plus a reading list over loopback.
+"""A real store and index for the UI tests: ARTICLES behind a reading list over loopback.
 
-Not a test module. The reading list (served by a loopback HTTP server that lives as
-long as the returned handle) has two sections: one link to a real article and one to
-a page that answers 404, so the fetch ledger holds exactly one failure.
+Not a test module. A loopback HTTP server (alive inside `ui_corpus`) serves a reading
+list whose sections link to the articles, plus one link to a page that answers 404, so
+the fetch ledger holds exactly one failure. The bread article comes from a `dir:` source
+instead, so the library also has an article that no reading list links to.
 """
 
 from __future__ import annotations
@@ -21,11 +22,20 @@ from ingest import FetchSettings
 
 READING_LIST = """# LLM reading list
 
-## Inference / Serving
+## Inference
+- [PagedAttention](/paged-attention.md)
 - [Speculative decoding notes](/spec.md)
 
 ## Training
+### 分布式
+- [ZeRO](/zero.md)
 - [A deleted post](/gone)
+
+## Fine-tuning
+- [LoRA](/lora.md)
+
+## Kernels
+- [FlashAttention](/flash-attention.md)
 """
 
 SPEC = """# Speculative decoding
@@ -63,16 +73,23 @@ class Corpus:
     list_url: str
     gone_url: str
 
+    def url(self, name: str) -> str:
+        """The loopback URL of an article by file name, e.g. "paged-attention"."""
+        return self.list_url.replace("list.md", f"{name}.md")
+
 
 @contextmanager
 def ui_corpus(root: Path) -> Iterator[Corpus]:
     """Build the store and index under root/data; the list server runs inside the block."""
     docs = root / "docs"
     docs.mkdir(parents=True)
+    routes = {"/list.md": READING_LIST.encode(), "/spec.md": SPEC.encode()}
     for article in ARTICLES:
         name = article.url.rsplit("/", 1)[-1].removesuffix(".md")
-        (docs / f"{name}.md").write_text(article.text, encoding="utf-8")
-    routes = {"/list.md": READING_LIST.encode(), "/spec.md": SPEC.encode()}
+        if name == "bread":
+            (docs / f"{name}.md").write_text(article.text, encoding="utf-8")
+        else:
+            routes[f"/{name}.md"] = article.text.encode()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(routes))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()

@@ -104,8 +104,8 @@ def build_chat(pick: PickFn, feedback: FeedbackStore) -> tuple[gr.Chatbot, gr.Te
     )
     turns = gr.State({})
     with gr.Row(elem_classes="lr-buttons"):
-        copy = gr.Button("📋 Copy answer", size="sm")
-        clear = gr.Button("🗑 Clear", size="sm")
+        copy = gr.Button("Copy answer", size="sm")
+        clear = gr.Button("Clear", size="sm")
     copy.click(None, None, None, js=COPY_JS)
     clear.click(lambda: ("", [], {}), None, [box, chatbot, turns], api_visibility="private")
     chatbot.clear(lambda: {}, None, turns, api_visibility="private")

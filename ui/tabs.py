@@ -75,7 +75,7 @@ def build_library(assistant: Assistant, counts: ChunkCounts) -> list[gr.HTML]:
         status = gr.HTML(elem_id="lr-status")
         with gr.Column(scale=2):
             progress = gr.HTML(progress_html(job.snapshot(), time.monotonic()))
-            start = gr.Button("🔄 Rebuild (fetch + index)", variant="primary", elem_id="lr-rebuild")
+            start = gr.Button("Rebuild (fetch + index)", variant="primary", elem_id="lr-rebuild")
     timer = gr.Timer(1.0, active=False)
     refresh = gr.Button("Refresh", size="sm")
     gr.Markdown("### Articles")
