@@ -15,7 +15,7 @@ import gradio as gr
 
 from assistant import Answer, Assistant, Feedback, FeedbackStore
 from assistant.prompts import question_language, reply
-from index import IndexLoadError
+from index import IndexLoadError, IndexNotFoundError
 from ui.cards import answer_html, citations_json, esc, streaming_html
 
 logger = logging.getLogger(__name__)
@@ -65,9 +65,11 @@ def answer_events(
             else:
                 shown += event
                 yield streaming_html(shown), None
-    except IndexLoadError as exc:
-        text = reply("no_index", question_language(question)) if shown == "" else str(exc)
+    except IndexNotFoundError:
+        text = reply("no_index", question_language(question))
         yield f'<div class="lr-answer"><p>{esc(text)}</p></div>', None
+    except IndexLoadError as exc:  # a mismatch or a damaged index: its message says what to run
+        yield f'<div class="lr-answer"><p>{esc(exc)}</p></div>', None
 
 
 def _turn(

@@ -14,7 +14,7 @@ from gradio.events import api as gr_api
 
 from assistant import Assistant
 from assistant.prompts import question_language, reply
-from index import IndexLoadError
+from index import IndexLoadError, IndexNotFoundError
 from ui.cards import esc
 from ui.library import ChunkCounts, Library, articles_html, failures_html, load_library, status_html
 from ui.rebuild import REFUSED, RebuildJob, progress_html
@@ -58,7 +58,7 @@ def build_search(assistant: Assistant) -> tuple[gr.Dropdown, gr.Dropdown]:
 
 
 def _load_problem(exc: IndexLoadError, text: str) -> str:
-    if type(exc).__name__ == "IndexNotFoundError":
+    if isinstance(exc, IndexNotFoundError):
         return reply("no_index", question_language(text))
     return str(exc)
 
