@@ -12,6 +12,7 @@ from assistant.config import (
     UISettings,
     load_config,
 )
+from assistant.feedback import Feedback, FeedbackStore
 from assistant.llm import AnswerEvent, LLMAnswerer, build_answerer
 from assistant.types import Answer, Citation
 
@@ -26,6 +27,8 @@ __all__ = [
     "CheckResult",
     "Citation",
     "ConfigError",
+    "Feedback",
+    "FeedbackStore",
     "LLMAnswerer",
     "LLMSettings",
     "RebuildReport",

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
-from assistant import Assistant, ConfigError, load_config
+from assistant import Assistant, ConfigError, FeedbackStore, load_config
 from assistant.evaluation import (
     DEFAULT_K,
     QAFileError,
@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default: config ui.port, 7860)")
     status = sub.add_parser("status", help="counts, failures, index version")
     status.add_argument("--json", action="store_true", help="one JSON object")
+    feedback = sub.add_parser("feedback", help="ratings given in the web UI")
+    actions = feedback.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    export = actions.add_parser("export", help="every rating as JSON lines")
+    export.add_argument("--out", type=Path, help="write to this file (default: stdout)")
     evaluate = sub.add_parser("eval", help="retrieval and abstention metrics on a QA file")
     evaluate.add_argument(
         "qa", type=Path, metavar="QA.jsonl", help="JSONL: question, gold_urls, kind, split"
@@ -254,6 +258,19 @@ def cmd_serve(assistant: Assistant, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feedback(assistant: Assistant, args: argparse.Namespace) -> int:
+    store = FeedbackStore.in_dir(assistant.data_dir)
+    if args.out is None:
+        store.export(sys.stdout)
+        return 0
+    if args.out.parent and not args.out.parent.is_dir():
+        raise UsageError(f"--out folder does not exist: {args.out.parent} (create it first)")
+    with args.out.open("w", encoding="utf-8") as out:
+        count = store.export(out)
+    print(f"feedback: {count} ratings written to {args.out}", file=sys.stderr)
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Assistant, argparse.Namespace], int]] = {
     "ingest": cmd_ingest,
     "build": cmd_ingest,
@@ -263,6 +280,7 @@ COMMANDS: dict[str, Callable[[Assistant, argparse.Namespace], int]] = {
     "serve": cmd_serve,
     "status": cmd_status,
     "eval": cmd_eval,
+    "feedback": cmd_feedback,
 }
 
 

@@ -1,116 +1,113 @@
-"""The Gradio web app: a streaming, cited chat and a search tab over one `Assistant`."""
+"""The Gradio web app: chat, search, library with rebuild, and settings over one `Assistant`.
+
+`build_app(assistant)` creates everything per app (no module globals): the feedback
+store, the rebuild job and the session's answer settings all hang off the Blocks it
+returns. The parts live in ui/chat.py and ui/tabs.py; their HTML in pure modules.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import gradio as gr
 
-from assistant import Answer, Assistant
-from assistant.prompts import question_language, reply
-from index import IndexNotFoundError
-from ui.render import answer_markdown, hits_markdown
+from assistant import Assistant, FeedbackStore
+from index import IndexLoadError, IndexNotFoundError
+from ui.cards import esc
+from ui.chat import build_chat, message_text, wire_chat
+from ui.library import ChunkCounts, load_library
+from ui.settings_view import AnswerVariants
+from ui.style import CSS
+from ui.tabs import build_library, build_search, build_settings, filter_choices, library_views
+
+__all__ = ["build_app", "health_html", "launch", "message_text", "serve"]
 
 logger = logging.getLogger(__name__)
 
-Message = dict[str, Any]
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _INTRO = (
-    "# linkrag\nAsk about the articles your reading lists link to. Every sentence of an "
-    "answer is quoted from an article and cited; follow a source link to read it in place."
+    "## linkrag\nAsk about the articles your reading lists link to. Every sentence of an "
+    "answer is quoted from an article and cited; a source card's link opens the article at "
+    "the quote."
 )
 
 
-def message_text(content: Any) -> str:
-    """The plain text of a Gradio message content (a string or a list of parts)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        return str(content.get("text") or content.get("content") or "")
-    if isinstance(content, list | tuple):
-        return "".join(message_text(part) for part in content)
+def health_html(assistant: Assistant) -> str:
+    """A banner when the app cannot answer yet: no index, an empty one, or a mismatch."""
+    build = f"LINKRAG_DATA={assistant.data_dir} linkrag build"
+    try:
+        chunks = getattr(assistant.index, "chunk_count", 1)
+    except IndexNotFoundError:
+        return _banner("There is no index yet, so there is nothing to search.", build)
+    except IndexLoadError as exc:  # the message names the mismatch and the command
+        rebuild = f"LINKRAG_DATA={assistant.data_dir} linkrag index --full"
+        return _banner(f"The index cannot be used with this configuration: {exc}", rebuild)
+    if not chunks:
+        return _banner("The index is empty: no article has been fetched yet.", build)
     return ""
 
 
-def _history(messages: list[Message]) -> list[dict[str, str]]:
-    return [
-        {"role": str(m.get("role", "")), "content": message_text(m.get("content"))}
-        for m in messages
-    ]
-
-
-def _answer_events(
-    assistant: Assistant, question: str, history: list[dict[str, str]]
-) -> Iterator[str]:
-    """The assistant message as it grows: deltas first, the rendered answer last."""
-    shown = ""
-    try:
-        for event in assistant.stream(question, history):
-            if isinstance(event, Answer):
-                yield answer_markdown(event)
-            else:
-                shown += event
-                yield shown
-    except IndexNotFoundError:
-        yield reply("no_index", question_language(question))
-
-
-def _index_notice(assistant: Assistant) -> str:
-    return "" if assistant.has_index() else f"> {reply('no_index', 'en')}"
+def _banner(problem: str, command: str) -> str:
+    return (
+        f'<div class="lr-banner"><p><b>{esc(problem)}</b></p><p>Run this in a terminal, then '
+        f"reload the page (or use Rebuild in the Library tab):</p><pre><code>{esc(command)}"
+        "</code></pre></div>"
+    )
 
 
 def build_app(assistant: Assistant) -> gr.Blocks:
     """The UI for one assistant; every handler closes over it (no module globals)."""
+    variants = AnswerVariants(assistant)
+    feedback = FeedbackStore.in_dir(assistant.data_dir)
+    counts = ChunkCounts()
 
-    def respond(message: str, chat: list[Message]) -> Iterator[tuple[str, list[Message]]]:
-        prior = list(chat or [])
-        turn = [*prior, {"role": "user", "content": message}]
-        if not message.strip():
-            yield "", prior
-            return
-        for text in _answer_events(assistant, message, _history(prior)):
-            yield "", [*turn, {"role": "assistant", "content": text}]
-
-    def search(query: str, k: float) -> str:
-        try:
-            return hits_markdown(assistant.search(query, k=int(k)))
-        except IndexNotFoundError:
-            return reply("no_index", question_language(query))
+    def pick(mode: str | None, top_k: float | None) -> Assistant:
+        return variants.get(mode, int(top_k) if top_k else None)
 
     with gr.Blocks(title="linkrag") as app:
+        banner = gr.HTML(elem_id="lr-banner")
         gr.Markdown(_INTRO)
-        gr.Markdown(_index_notice(assistant))
         with gr.Tab("Chat"):
-            chatbot = gr.Chatbot(label="Answers", height=520)
-            box = gr.Textbox(
-                placeholder="Ask a question, e.g. What does PagedAttention solve?",
-                show_label=False,
-                submit_btn=True,
-            )
-            box.submit(respond, [box, chatbot], [box, chatbot], api_name="chat")
-            gr.ClearButton([box, chatbot])
+            chatbot, box, turns = build_chat(pick, feedback)
+            with gr.Accordion("Settings", open=False):
+                settings = build_settings(assistant)
         with gr.Tab("Search"):
-            with gr.Row():
-                query = gr.Textbox(placeholder="Search the articles", show_label=False, scale=4)
-                k = gr.Slider(1, 20, value=8, step=1, label="results", scale=1)
-            results = gr.Markdown()
-            query.submit(search, [query, k], results, api_name="search")
-            gr.Button("Search").click(search, [query, k], results, api_visibility="private")
+            section, site = build_search(assistant)
+        with gr.Tab("Library"):
+            views = build_library(assistant, counts)
+        wire_chat(pick, chatbot, box, turns, list(settings))
+
+        def on_load() -> tuple[Any, ...]:
+            library = load_library(assistant, counts)
+            return health_html(assistant), *library_views(library), *filter_choices(library)
+
+        app.load(on_load, None, [banner, *views, section, site], api_visibility="private")
     app.queue(default_concurrency_limit=assistant.config.ui.concurrency)
     blocks: gr.Blocks = app
     return blocks
 
 
-def _auth() -> tuple[str, str] | None:
+def ui_auth() -> tuple[str, str] | None:
     """Basic auth when LINKRAG_UI_USER and LINKRAG_UI_PASSWORD are both set."""
     user, password = os.environ.get("LINKRAG_UI_USER"), os.environ.get("LINKRAG_UI_PASSWORD")
     return (user, password) if user and password else None
 
 
+def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, **kwargs: Any) -> Any:
+    """Start serving `app` with the app's CSS and env-var auth (tests pass port=None)."""
+    return app.launch(
+        server_name=host, server_port=port, auth=ui_auth(), css=CSS, show_error=True, **kwargs
+    )
+
+
 def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860) -> None:
     """Serve the app until interrupted; binds loopback unless told otherwise."""
-    if host not in ("127.0.0.1", "localhost", "::1") and _auth() is None:
-        logger.warning("serving on %s without auth: set LINKRAG_UI_USER/LINKRAG_UI_PASSWORD", host)
-    build_app(assistant).launch(server_name=host, server_port=port, auth=_auth(), show_error=True)
+    if host not in LOOPBACK and ui_auth() is None:
+        logger.warning(
+            "serving on %s without auth: anyone who can reach this address can use the app "
+            "and start rebuilds; set LINKRAG_UI_USER and LINKRAG_UI_PASSWORD",
+            host,
+        )
+    launch(build_app(assistant), host, port)

@@ -1,0 +1,108 @@
+"""The Settings panel: answer mode, top-k, and whether an LLM endpoint is configured and up.
+
+No Gradio import. LLM settings are read with getattr, because the fields may not exist
+in this version of the config (then answers are extractive and offline). The API key is
+never shown: only the name of the variable that holds it, and whether it is set.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, get_args
+
+import httpx
+
+from assistant import AnswerSettings, AppConfig, Assistant
+from index import IndexLoadError
+from ui.cards import esc, site_of
+
+OFFLINE = "extractive (offline)"
+_PROBE_TIMEOUT = 2.0
+
+
+def answer_modes() -> list[str]:
+    """The answer modes this config accepts, read from the settings model itself."""
+    annotation = AnswerSettings.model_fields["mode"].annotation
+    return [str(mode) for mode in get_args(annotation)] or ["extractive"]
+
+
+@dataclass(frozen=True)
+class LLMStatus:
+    label: str  # what the panel shows, e.g. "extractive (offline)" or "openai · model"
+    reachable: bool | None  # None when there is nothing to reach
+    detail: str = ""
+
+
+def _llm_fields(config: AppConfig) -> dict[str, Any]:
+    """base_url, model and api_key_env from `answer` or an `llm` section, whichever has them."""
+    found: dict[str, Any] = {}
+    for section in (getattr(config, "llm", None), config.answer):
+        for name in ("base_url", "model", "api_key_env"):
+            value = getattr(section, name, None) if section is not None else None
+            if value and name not in found:
+                found[name] = value
+    return found
+
+
+def llm_status(config: AppConfig, probe: bool = True) -> LLMStatus:
+    """Offline, or the endpoint's model and whether `GET base_url/models` answers."""
+    fields = _llm_fields(config)
+    base_url = str(fields.get("base_url") or "")
+    if config.answer.mode == "extractive" or not base_url:
+        return LLMStatus(OFFLINE, None)
+    label = f"{config.answer.mode} · {fields.get('model', '?')} at {site_of(base_url)}"
+    key_env = str(fields.get("api_key_env") or "")
+    key = f"key from ${key_env} ({'set' if os.environ.get(key_env) else 'not set'})"
+    detail = key if key_env else "no API key configured"
+    if not probe:
+        return LLMStatus(label, None, detail)
+    try:
+        response = httpx.get(base_url.rstrip("/") + "/models", timeout=_PROBE_TIMEOUT)
+        up = response.status_code < 500
+    except httpx.HTTPError:
+        up = False
+    return LLMStatus(label, up, detail)
+
+
+def settings_html(config: AppConfig, status: LLMStatus) -> str:
+    state = {True: "reachable", False: "not reachable", None: ""}[status.reachable]
+    badge = f' <span class="lr-{state.replace(" ", "-")}">{state}</span>' if state else ""
+    detail = f'<p class="lr-meta">{esc(status.detail)}</p>' if status.detail else ""
+    return (
+        f"<p>Answerer: <b>{esc(status.label)}</b>{badge}</p>{detail}"
+        f'<p class="lr-meta">Defaults from config: mode {esc(config.answer.mode)}, '
+        f"top-k {config.answer.top_k}. Changes here apply to this browser tab only.</p>"
+    )
+
+
+class AnswerVariants:
+    """Assistants for the (mode, top-k) a session picked, sharing the base's live index.
+
+    The base is used as is for the configured defaults. A variant is rebuilt when the
+    base swaps in a new index after a rebuild, so variants never answer from a stale one.
+    """
+
+    def __init__(self, base: Assistant) -> None:
+        self.base = base
+        self._lock = threading.Lock()
+        self._variants: dict[tuple[str, int], tuple[object, Assistant]] = {}
+
+    def get(self, mode: str | None, top_k: int | None) -> Assistant:
+        answer = self.base.config.answer
+        mode, top_k = mode or answer.mode, int(top_k or answer.top_k)
+        if (mode, top_k) == (answer.mode, answer.top_k):
+            return self.base
+        try:
+            index = self.base.index
+        except IndexLoadError:
+            return self.base  # it answers with the "run linkrag build" reply
+        with self._lock:
+            cached = self._variants.get((mode, top_k))
+            if cached is None or cached[0] is not index:
+                settings = answer.model_copy(update={"mode": mode, "top_k": top_k})
+                config = self.base.config.model_copy(update={"answer": settings})
+                cached = (index, Assistant(config, index=index))
+                self._variants[(mode, top_k)] = cached
+            return cached[1]
