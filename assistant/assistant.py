@@ -15,6 +15,7 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel
 
+from assistant.abstention import AbstentionGate
 from assistant.answerers import AnswerInput, question_terms
 from assistant.config import AppConfig, load_config
 from assistant.llm import AnswerEvent, build_answerer
@@ -125,7 +126,8 @@ class Assistant:
                     question=itemgetter("question"),
                     hits=itemgetter("query") | retriever | RunnableLambda(documents_to_hits),
                 )  # type: ignore[assignment]  # RunnableParallel is typed dict[str, Any]
-                self._chain = gather | build_answerer(index.embedder, self.config.answer)
+                answerer = build_answerer(index.embedder, self.config.answer)
+                self._chain = gather | AbstentionGate(answerer, self.config.answer)
             return self._chain
 
     def search(self, query: str, k: int = 8) -> list[Hit]:

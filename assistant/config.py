@@ -67,6 +67,31 @@ class LLMSettings(BaseModel):
     )
 
 
+class AbstentionSettings(BaseModel):
+    """When to abstain from retrieval signals, before any answer is generated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    weak_similarity: float = Field(
+        0.38,
+        ge=-1.0,
+        le=1.0,
+        description="Below this best cosine, abstain unless dense and BM25 agree on the "
+        "top article.",
+    )
+    agreement_depth: int = Field(
+        2,
+        ge=1,
+        le=10,
+        description="Dense and BM25 agree when both rank the top article among this many.",
+    )
+    named_terms: bool = Field(
+        True,
+        description="Abstain when a name in the question (KServe, GraphRAG, HCCL_…) is in "
+        "no retrieved passage.",
+    )
+
+
 class AnswerSettings(BaseModel):
     """How questions are answered."""
 
@@ -84,6 +109,9 @@ class AnswerSettings(BaseModel):
         ge=-1.0,
         le=1.0,
         description="Abstain when no passage reaches this cosine similarity to the question.",
+    )
+    abstention: AbstentionSettings = Field(
+        default_factory=AbstentionSettings, description="When to abstain before answering."
     )
     llm: LLMSettings = Field(
         default_factory=LLMSettings, description="The chat model of the LLM answer modes."

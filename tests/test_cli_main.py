@@ -73,7 +73,7 @@ def test_ask_json_abstains_off_topic(data: Path, capsys: pytest.CaptureFixture[s
     assert main(["ask", "谁赢得了1998年世界杯？", "--json"]) == 0
     [line] = json_lines(capsys.readouterr().out)
     assert line["abstained"] is True and line["citations"] == []
-    assert line["answer"] == "已索引的文章中没有找到这个问题的答案。"
+    assert str(line["answer"]).startswith("资料中未找到")
 
 
 @pytest.mark.parametrize("command", ["search", "ask"])
