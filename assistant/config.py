@@ -48,7 +48,9 @@ class LLMSettings(BaseModel):
         "(loopback or private address) endpoint may leave it unset.",
     )
     model_path: Path | None = Field(
-        None, description="Folder of a local transformers chat model ('transformers' mode)."
+        None,
+        description="Folder of a local transformers chat model, or a .gguf file "
+        "('transformers' mode).",
     )
     temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature.")
     max_tokens: int = Field(512, ge=1, le=32768, description="Longest answer, in tokens.")
