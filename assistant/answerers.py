@@ -58,6 +58,7 @@ _OVERLAP_WEIGHT = 0.35
 _RANK_WEIGHT = 0.05
 _RELATIVE_CUTOFF = 0.6  # drop sentences scoring below this share of the best one
 _REDUNDANT_COSINE = 0.92
+_MMR_PENALTY = 0.25  # share of a sentence's similarity to earlier picks taken off its score
 _MIN_INFORMATION = 15  # CJK characters + 3 per English word
 _MAX_SENTENCE_CHARS = 400
 # A passage holding the question's jargon or most of its terms verbatim is evidence even
@@ -227,15 +228,46 @@ class ExtractiveAnswerer(Runnable[AnswerInput, Answer]):
         ]
         order = sorted(range(len(candidates)), key=lambda i: -scores[i])
         floor = scores[order[0]] * _RELATIVE_CUTOFF
-        picked: list[int] = []
-        for i in order:
-            if len(picked) >= self.settings.max_sentences or scores[i] < floor:
-                break
-            # A sentence sharing no question term must stand on its own similarity.
-            relevant = overlaps[i] > 0 or cosines[i] >= self.settings.min_similarity
-            if relevant and all(float(vectors[i] @ vectors[j]) < _REDUNDANT_COSINE for j in picked):
-                picked.append(i)
-        return sorted((candidates[i] for i in picked), key=lambda c: (c.passage, c.start))
+        # A sentence sharing no question term must stand on its own similarity.
+        pool = [
+            i
+            for i in order
+            if scores[i] >= floor
+            and (overlaps[i] > 0 or cosines[i] >= self.settings.min_similarity)
+        ]
+        return [candidates[i] for i in _mmr(pool, scores, vectors, self.settings.max_sentences)]
+
+
+def _mmr(pool: list[int], scores: list[float], vectors: np.ndarray, limit: int) -> list[int]:
+    """Maximal marginal relevance: each pick pays for its similarity to those before it,
+    so a second sentence saying the same thing in other words loses to a new point."""
+    picked: list[int] = []
+    left = list(pool)
+    while left and len(picked) < limit:
+
+        def marginal(i: int) -> float:
+            overlap = max((float(vectors[i] @ vectors[j]) for j in picked), default=0.0)
+            return scores[i] - _MMR_PENALTY * overlap
+
+        best = max(left, key=marginal)
+        left.remove(best)
+        if all(float(vectors[best] @ vectors[j]) < _REDUNDANT_COSINE for j in picked):
+            picked.append(best)
+    return picked
+
+
+def reading_order(chosen: list[Sentence], hits: list[Hit]) -> list[Sentence]:
+    """Sentences grouped by article (best-ranked first), in article text order within one,
+    so two chunks of one article read as one source rather than interleaving with others."""
+    first: dict[str, int] = {}
+    for rank, hit in enumerate(hits):
+        first.setdefault(hit.chunk.url, rank)
+
+    def key(c: Sentence) -> tuple[int, int]:
+        chunk = hits[c.passage].chunk
+        return first[chunk.url], chunk.start + c.start
+
+    return sorted(chosen, key=key)
 
 
 def compose_answer(chosen: list[Sentence], hits: list[Hit], language: str) -> Answer:
@@ -249,7 +281,7 @@ def compose_answer(chosen: list[Sentence], hits: list[Hit], language: str) -> An
     numbers: dict[str, int] = {}
     citations: list[Citation] = []
     parts: list[str] = []
-    for sentence in chosen:
+    for sentence in reading_order(chosen, hits):
         chunk = hits[sentence.passage].chunk
         n = numbers.setdefault(chunk.url, len(numbers) + 1)
         start, end = chunk.start + sentence.start, chunk.start + sentence.end

@@ -8,16 +8,18 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel
 
-from assistant.answerers import AnswerInput, question_terms
+from assistant.abstention import AbstentionGate
+from assistant.answerers import AnswerInput
 from assistant.config import AppConfig, load_config
-from assistant.llm import AnswerEvent, build_answerer
+from assistant.followup import Rewrite, expand, rewrite
+from assistant.llm import AnswerEvent, LLMAnswerer, build_answerer
 from assistant.prompts import question_language, reply
 from assistant.retriever import HybridRetriever, Searcher, documents_to_hits
 from assistant.types import Answer
@@ -43,7 +45,6 @@ logger = logging.getLogger(__name__)
 
 History = list[dict[str, str]]
 _STREAM_PIECE = re.compile(r".+?(?:\]|$)", re.DOTALL)
-_FOLLOW_UP_TERMS = 2  # questions with this few content terms lean on the previous one
 
 
 @dataclass
@@ -56,16 +57,8 @@ class RebuildReport:
 
 
 def condense_question(question: str, history: History | None) -> str:
-    """The retrieval query for a follow-up: short questions borrow the previous question.
-
-    Extractive answering has no LLM to rewrite "and its memory cost?" into a standalone
-    question, so the last user turn is prepended for retrieval only.
-    """
-    if not history or len(question_terms(question)) > _FOLLOW_UP_TERMS:
-        return question
-    previous = [m.get("content", "") for m in history if m.get("role") == "user"]
-    previous = [p for p in previous if p.strip() and p.strip() != question.strip()]
-    return f"{previous[-1]} {question}" if previous else question
+    """The retrieval query for a follow-up, expanded by rule (see `assistant.followup`)."""
+    return expand(question, history)
 
 
 class Assistant:
@@ -77,6 +70,7 @@ class Assistant:
         self._index: Searcher | None = index
         self._embedder: Embedder | None = index.embedder if index is not None else None
         self._chain: Runnable[dict[str, str], AnswerEvent] | None = None
+        self._llm: LLMAnswerer | None = None  # the chat model also condenses follow-ups
 
     @classmethod
     def from_config(cls, path: str | Path | None = "config.yaml") -> Assistant:
@@ -125,7 +119,9 @@ class Assistant:
                     question=itemgetter("question"),
                     hits=itemgetter("query") | retriever | RunnableLambda(documents_to_hits),
                 )  # type: ignore[assignment]  # RunnableParallel is typed dict[str, Any]
-                self._chain = gather | build_answerer(index.embedder, self.config.answer)
+                answerer = build_answerer(index.embedder, self.config.answer)
+                self._llm = answerer if isinstance(answerer, LLMAnswerer) else None
+                self._chain = gather | AbstentionGate(answerer, self.config.answer)
             return self._chain
 
     def search(self, query: str, k: int = 8) -> list[Hit]:
@@ -134,13 +130,31 @@ class Assistant:
             return []
         return self.index.search(query, k=k)
 
+    def rewrite(self, question: str, history: History | None = None) -> Rewrite:
+        """The standalone retrieval query of a (follow-up) question."""
+        self.chain()  # builds the LLM answerer, whose model also condenses
+        llm = self._llm
+        return rewrite(question, history, llm.model if llm is not None else None)
+
+    def _inputs(self, question: str, history: History | None) -> tuple[dict[str, str], str | None]:
+        """The chain's input and the rewritten query (None when the question stands alone).
+
+        A rewritten follow-up is also what the answerer reads, so "它的显存呢？" is
+        answered about the subject it refers to.
+        """
+        query = self.rewrite(question, history).query
+        if query == question:
+            return {"question": question, "query": question}, None
+        return {"question": query, "query": query}, query
+
     def ask(self, question: str, history: History | None = None) -> Answer:
         """A cited answer, or the fixed "not covered" reply when evidence is weak."""
         if not question.strip():
             return Answer(reply("empty_question", question_language(question)), abstained=True)
-        query = condense_question(question, history)
-        result = self.chain().invoke({"question": question, "query": query})
-        return result if isinstance(result, Answer) else Answer(result)  # answerers end in one
+        inputs, rewritten = self._inputs(question, history)
+        result = self.chain().invoke(inputs)
+        answer = result if isinstance(result, Answer) else Answer(result)  # answerers end in one
+        return replace(answer, rewritten_query=rewritten)
 
     def stream(self, question: str, history: History | None = None) -> Iterator[str | Answer]:
         """Text deltas of the answer, then the final Answer.
@@ -153,11 +167,13 @@ class Assistant:
             yield from _STREAM_PIECE.findall(answer.text)
             yield answer
             return
-        query = condense_question(question, history)
+        inputs, rewritten = self._inputs(question, history)
         streamed = False
-        for event in self.chain().stream({"question": question, "query": query}):
-            if isinstance(event, Answer) and not streamed:
-                yield from _STREAM_PIECE.findall(event.text)
+        for event in self.chain().stream(inputs):
+            if isinstance(event, Answer):
+                event = replace(event, rewritten_query=rewritten)
+                if not streamed:
+                    yield from _STREAM_PIECE.findall(event.text)
             streamed = streamed or isinstance(event, str)
             yield event
 

@@ -48,7 +48,9 @@ class LLMSettings(BaseModel):
         "(loopback or private address) endpoint may leave it unset.",
     )
     model_path: Path | None = Field(
-        None, description="Folder of a local transformers chat model ('transformers' mode)."
+        None,
+        description="Folder of a local transformers chat model, or a .gguf file "
+        "('transformers' mode).",
     )
     temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature.")
     max_tokens: int = Field(512, ge=1, le=32768, description="Longest answer, in tokens.")
@@ -64,6 +66,31 @@ class LLMSettings(BaseModel):
         le=1_000_000,
         description="Budget of the passages in the prompt, in approximate tokens (CJK "
         "characters 1 each, English words 1.3).",
+    )
+
+
+class AbstentionSettings(BaseModel):
+    """When to abstain from retrieval signals, before any answer is generated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    weak_similarity: float = Field(
+        0.38,
+        ge=-1.0,
+        le=1.0,
+        description="Below this best cosine, abstain unless dense and BM25 agree on the "
+        "top article.",
+    )
+    agreement_depth: int = Field(
+        2,
+        ge=1,
+        le=10,
+        description="Dense and BM25 agree when both rank the top article among this many.",
+    )
+    named_terms: bool = Field(
+        True,
+        description="Abstain when a name in the question (KServe, GraphRAG, HCCL_…) is in "
+        "no retrieved passage.",
     )
 
 
@@ -84,6 +111,9 @@ class AnswerSettings(BaseModel):
         ge=-1.0,
         le=1.0,
         description="Abstain when no passage reaches this cosine similarity to the question.",
+    )
+    abstention: AbstentionSettings = Field(
+        default_factory=AbstentionSettings, description="When to abstain before answering."
     )
     llm: LLMSettings = Field(
         default_factory=LLMSettings, description="The chat model of the LLM answer modes."

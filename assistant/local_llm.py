@@ -27,7 +27,9 @@ class LocalChatModel(BaseChatModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    model_path: Path = Field(description="Folder with the model weights and tokenizer.")
+    model_path: Path = Field(
+        description="Folder with the model weights and tokenizer, or a .gguf file."
+    )
     max_new_tokens: int = Field(512, ge=1, description="Longest reply, in tokens.")
     temperature: float = Field(0.0, ge=0.0, description="0 decodes greedily.")
     timeout: float = Field(60.0, gt=0.0, description="Longest wait for one streamed token.")
@@ -39,22 +41,27 @@ class LocalChatModel(BaseChatModel):
         return "linkrag-transformers"
 
     def load(self) -> tuple[Any, Any]:
-        """(model, tokenizer), loaded once; a missing folder is a one-line error."""
+        """(model, tokenizer), loaded once; a missing model is a one-line error."""
         with self._lock:
             if self._loaded is None:
-                if not (self.model_path / "config.json").is_file():
-                    raise FileNotFoundError(
-                        f"no model at {self.model_path} (answer.llm.model_path needs a folder "
-                        "with config.json, weights and tokenizer files)"
-                    )
-                from transformers import AutoModelForCausalLM, AutoTokenizer
-
-                tokenizer = AutoTokenizer.from_pretrained(self.model_path, local_files_only=True)
-                model: Any = AutoModelForCausalLM.from_pretrained(
-                    self.model_path, local_files_only=True
-                )
-                self._loaded = (model.eval(), tokenizer)
+                self._loaded = self._load()
             return self._loaded
+
+    def _load(self) -> tuple[Any, Any]:
+        path = self.model_path
+        gguf = path.suffix.lower() == ".gguf"
+        if not (path.is_file() if gguf else (path / "config.json").is_file()):
+            raise FileNotFoundError(
+                f"no model at {path} (answer.llm.model_path needs a folder with config.json, "
+                "weights and tokenizer files, or a .gguf file)"
+            )
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        # A GGUF file carries weights and tokenizer; transformers dequantizes it on load.
+        folder, extra = (path.parent, {"gguf_file": path.name}) if gguf else (path, {})
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, **extra)
+        model: Any = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, **extra)
+        return model.eval(), tokenizer
 
     def prompt(self, messages: list[BaseMessage], tokenizer: Any) -> str:
         """The model's chat template, or a plain transcript for base models without one."""

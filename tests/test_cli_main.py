@@ -58,14 +58,22 @@ def test_ask_json_cites_real_articles_with_verbatim_quotes(
 ) -> None:
     assert main(["ask", "What does PagedAttention solve?", "--json"]) == 0
     [line] = json_lines(capsys.readouterr().out)
-    assert set(line) == {"question", "answer", "abstained", "citations"}
+    assert set(line) == {
+        "question", "answer", "abstained", "citations", "unsupported", "rewritten_query"
+    }  # fmt: skip
+    assert line["unsupported"] == [] and line["rewritten_query"] is None
     assert line["abstained"] is False and "[1]" in str(line["answer"])
     texts = articles_by_url(data)
     citations = line["citations"]
     assert isinstance(citations, list) and citations
     for citation in citations:
-        assert set(citation) == {"n", "url", "title", "quote"}
+        assert set(citation) == {"n", "url", "title", "quote", "start", "end", "fragment_url"}
         assert citation["quote"] in texts[citation["url"]]
+        text, start, end = texts[citation["url"]], citation["start"], citation["end"]
+        assert (
+            isinstance(start, int) and isinstance(end, int) and text[start:end] == citation["quote"]
+        )
+        assert str(citation["fragment_url"]).startswith(str(citation["url"]) + "#:~:text=")
     assert any("fragmentation" in c["quote"] for c in citations)
 
 
@@ -73,7 +81,7 @@ def test_ask_json_abstains_off_topic(data: Path, capsys: pytest.CaptureFixture[s
     assert main(["ask", "谁赢得了1998年世界杯？", "--json"]) == 0
     [line] = json_lines(capsys.readouterr().out)
     assert line["abstained"] is True and line["citations"] == []
-    assert line["answer"] == "已索引的文章中没有找到这个问题的答案。"
+    assert str(line["answer"]).startswith("资料中未找到")
 
 
 @pytest.mark.parametrize("command", ["search", "ask"])

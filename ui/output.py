@@ -66,12 +66,26 @@ def hit_json(hit: Hit) -> dict[str, Any]:
 
 
 def answer_json(question: str, answer: Answer) -> dict[str, Any]:
-    cites = [{"n": c.n, "url": c.url, "title": c.title, "quote": c.quote} for c in answer.citations]
+    """The `ask --json` contract, plus the checker's flags and the follow-up rewrite."""
+    cites = [
+        {
+            "n": c.n,
+            "url": c.url,
+            "title": c.title,
+            "quote": c.quote,
+            "start": c.start,
+            "end": c.end,
+            "fragment_url": c.fragment_url,
+        }
+        for c in answer.citations
+    ]
     return {
         "question": question,
         "answer": answer.text,
         "abstained": answer.abstained,
         "citations": cites,
+        "unsupported": list(answer.unsupported),
+        "rewritten_query": answer.rewritten_query,
     }
 
 

@@ -1,0 +1,91 @@
+"""Citation precision and latency of extractive `ask` over the dev set's answerable questions.
+
+    python benchmarks/citation_precision.py eval/dev.jsonl [--data /work/abst-data]
+        [--split tune|heldout|all] [--audit eval/citation_audit.jsonl --audit-n 30]
+
+For every answered question, each cited sentence is checked by the citation checker
+(`assistant.checking.check_citations`, with USE cosines as in LLM modes) against the
+passages the answer was built from: it counts as supported when the checker keeps its
+citation on the passage it came from. Prints that share, abstentions, and `ask` latency
+p50/p95 with the models loaded (one untimed warm-up question first).
+
+`--audit` writes (question, cited sentence, quote) triples of the tune split for a hand
+audit (eval/citation_audit.md holds the judged one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from assistant import Answer, Assistant, load_config
+from assistant.checking import check_citations, embedding_scorer
+from assistant.eval_metrics import percentile
+from assistant.evaluation import load_qa, select_split
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = Path("/work/abst-data")
+
+
+def checked(answer: Answer, assistant: Assistant) -> tuple[int, int]:
+    """(cited sentences, those the checker keeps on their own passage)."""
+    chunks = [hit.chunk for hit in answer.passages]
+    number = {chunk.chunk_id: n for n, chunk in enumerate(chunks, 1)}
+    cited = [c for c in answer.citations if c.chunk_id in number]
+    # One claim per line, so the checker never merges two sentences into one claim.
+    text = "\n".join(f"{c.quote}[{number[c.chunk_id]}]" for c in cited)
+    result = check_citations(text, chunks, scorer=embedding_scorer(assistant.index.embedder))
+    kept = {(c.chunk_id, c.quote) for c in result.citations}
+    return len(cited), sum(1 for c in cited if (c.chunk_id, c.quote) in kept)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("qa", type=Path, help="QA file (JSONL)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data dir with an index")
+    parser.add_argument("--config", type=Path, default=REPO / "config.yaml")
+    parser.add_argument("--split", choices=["tune", "heldout", "all"], default="all")
+    parser.add_argument("--audit", type=Path, help="write tune triples for a hand audit here")
+    parser.add_argument("--audit-n", type=int, default=30, help="triples in the audit file")
+    args = parser.parse_args(argv)
+
+    env = {**os.environ, "LINKRAG_DATA": str(args.data), "LINKRAG_ANSWER__MODE": "extractive"}
+    assistant = Assistant(load_config(args.config, env=env))
+    items = [i for i in select_split(load_qa(args.qa), args.split) if i.answerable]
+    assistant.ask(items[0].question)  # warm-up: index, USE and jieba load here, untimed
+    latencies: list[float] = []
+    cited = supported = abstained = 0
+    triples: list[dict[str, str]] = []
+    for done, item in enumerate(items, 1):
+        started = time.perf_counter()
+        answer = assistant.ask(item.question)
+        latencies.append((time.perf_counter() - started) * 1000)
+        print(f"\rask {done}/{len(items)}", end="", file=sys.stderr)
+        if answer.abstained:
+            abstained += 1
+            continue
+        n, ok = checked(answer, assistant)
+        cited, supported = cited + n, supported + ok
+        if item.split == "tune" and answer.citations and len(triples) < args.audit_n:
+            first = answer.citations[0]
+            sentence = answer.text.split(f"[{first.n}]")[0].splitlines()[-1].strip()
+            triples.append({"id": item.id, "question": item.question, "sentence": sentence,
+                            "quote": first.quote, "url": first.url})  # fmt: skip
+    print(file=sys.stderr)
+    share = supported / cited if cited else 0.0
+    print(f"{len(items)} answerable questions ({args.split}); {abstained} abstained")
+    print(f"cited sentences {cited}; supported by the checker {supported} ({share:.3f})")
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+    print(f"extractive ask latency p50 {p50:.0f} ms, p95 {p95:.0f} ms")
+    if args.audit:
+        lines = [json.dumps(t, ensure_ascii=False) for t in triples]
+        args.audit.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

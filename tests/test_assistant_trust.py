@@ -1,0 +1,195 @@
+"""Answers users can trust: abstention before generation, follow-ups, language notice.
+
+Real USE, FAISS and BM25 over the small bilingual corpus; the LLM is the loopback fake
+OpenAI server of test_assistant_llm, answering condense requests with a rewrite.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+from conftest import Route
+from test_assistant_api import fill_store
+from test_assistant_corpus import ARTICLES
+from test_assistant_llm import PATH, FakeOpenAI, Start, _completion, _error
+
+from assistant import Answer, AnswerSettings, AppConfig, Assistant
+from assistant.abstention import missing_terms, named_terms, retrievers_agree
+from assistant.config import LLMSettings
+from assistant.followup import expand, is_follow_up
+from assistant.prompts import NEAREST_HEADING, NO_ANSWER, ZH_SOURCES_NOTICE
+from index import Chunk, Embedder, Hit
+
+ZERO_TURN = [
+    {"role": "user", "content": "ZeRO-3 怎么切分参数？"},
+    {"role": "assistant", "content": "ZeRO-3 会把模型参数切分到所有 GPU 上[1]。"},
+]
+PAGED_TURN = [
+    {"role": "user", "content": "What does PagedAttention solve?"},
+    {"role": "assistant", "content": "Memory fragmentation [1]."},
+]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory, use: Embedder) -> Path:
+    folder = tmp_path_factory.mktemp("trust") / "data"
+    fill_store(folder, ARTICLES)
+    Assistant(AppConfig(data_dir=folder)).reindex()
+    return folder
+
+
+@pytest.fixture
+def assistant(data_dir: Path) -> Assistant:
+    return Assistant(AppConfig(data_dir=data_dir))
+
+
+def test_an_answerable_question_answers(assistant: Assistant) -> None:
+    answer = assistant.ask("LoRA 训练时更新哪些参数？")
+    assert not answer.abstained and answer.citations and answer.notice == ""
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How do I configure KServe autoscaling for LLM serving?",  # a name no article has
+        "谁赢得了1998年世界杯？",  # nothing similar at all
+    ],
+)
+def test_an_uncovered_question_abstains_and_lists_the_nearest_articles(
+    assistant: Assistant, question: str
+) -> None:
+    answer = assistant.ask(question)
+    assert answer.abstained and answer.citations == []
+    language = "zh" if "世界杯" in question else "en"
+    assert answer.text.startswith(NO_ANSWER[language])
+    assert NEAREST_HEADING[language] in answer.text
+    nearest = answer.passages[0].chunk
+    assert f"{nearest.title} · {nearest.topic} <{nearest.url}>" in answer.text
+
+
+def test_named_terms_skip_sentence_starts_and_plain_words() -> None:
+    assert named_terms("How do I convert a PyTorch model to Core ML for an iPhone?") == [
+        "PyTorch", "Core", "ML", "iPhone"
+    ]  # fmt: skip
+    assert named_terms("Mamba 的并行扫描在设置 `HCCL_CONNECT_TIMEOUT` 以后怎么样") == [
+        "Mamba", "HCCL_CONNECT_TIMEOUT"
+    ]  # fmt: skip
+    assert named_terms("Besides long-context tricks, what else?") == []
+
+
+def _hit(text: str, article: int, dense: float, lexical: float, rank: int = 1) -> Hit:
+    chunk = Chunk(f"c{article}-{rank}", article, f"https://e.org/{article}", "T", "", text, 0, 9)
+    return Hit(chunk, 1 / (60 + rank), rank, dense, lexical)
+
+
+def test_missing_terms_tolerate_spacing_and_compounds() -> None:
+    hits = [_hit("在 Llama 3 上测试 multi GPU 训练，GPU 数量为 8。", 1, 0.5, 3.0)]
+    assert missing_terms("在 Llama3 上能快多少？", hits) == []
+    assert missing_terms("How does multi-GPU training scale?", hits) == []
+    assert missing_terms("KTO 和 DPO 有什么不同？", hits) == ["KTO", "DPO"]
+
+
+def test_retrievers_agree_when_both_rank_the_top_article_best() -> None:
+    agree = [_hit("a", 1, 0.6, 9.0), _hit("b", 2, 0.5, 4.0, 2), _hit("c", 3, 0.4, 2.0, 3)]
+    assert retrievers_agree(agree, 2)
+    lexical_only = [_hit("a", 1, 0.2, 9.0), _hit("b", 2, 0.5, 0.0, 2), _hit("c", 3, 0.4, 0, 3)]
+    assert not retrievers_agree(lexical_only, 2)
+
+
+@pytest.mark.parametrize(
+    ("question", "history", "follow_up"),
+    [
+        ("它的通信开销呢？", ZERO_TURN, True),
+        ("这种方法的缺点是什么？", ZERO_TURN, True),
+        ("为什么？", ZERO_TURN, True),
+        ("那 ZeRO-2 呢？", ZERO_TURN, True),
+        ("LoRA 是什么？", ZERO_TURN, False),  # short, but names its own subject
+        ("应该怎么配置 DeepSpeed 的 stage 字段？", ZERO_TURN, False),  # 应该 is not 该
+        ("它的通信开销呢？", [], False),  # nothing to refer back to
+        ("Why is that?", PAGED_TURN, True),
+        ("and vLLM?", PAGED_TURN, True),
+        ("What about its memory cost?", PAGED_TURN, True),
+        ("How does FlashAttention tile queries?", PAGED_TURN, False),
+    ],
+)
+def test_follow_up_detection(question: str, history: list[dict[str, str]], follow_up: bool) -> None:
+    assert is_follow_up(question, history) is follow_up
+
+
+def test_a_chain_of_follow_ups_keeps_its_subject() -> None:
+    history = [*ZERO_TURN, {"role": "user", "content": "它的通信开销呢？"}]
+    assert expand("为什么？", history) == "ZeRO-3 怎么切分参数？ 它的通信开销呢？ 为什么？"
+    assert expand("Why is that?", PAGED_TURN) == "What does PagedAttention solve? Why is that?"
+
+
+def test_ask_retrieves_a_follow_up_with_its_expansion(assistant: Assistant) -> None:
+    answer = assistant.ask("它的通信开销呢？", history=ZERO_TURN)
+    assert answer.rewritten_query == "ZeRO-3 怎么切分参数？ 它的通信开销呢？"
+    assert answer.passages[0].chunk.url == "https://github.com/example/notes/blob/main/zero.md"
+    assert not answer.abstained
+    assert assistant.ask("LoRA 训练时更新哪些参数？", history=ZERO_TURN).rewritten_query is None
+
+
+def test_an_english_question_over_chinese_articles_says_so(assistant: Assistant) -> None:
+    answer = assistant.ask("How does ZeRO-3 partition the model parameters?")
+    assert not answer.abstained and answer.citations
+    assert answer.notice == ZH_SOURCES_NOTICE and answer.text.startswith(ZH_SOURCES_NOTICE)
+    assert all("ZeRO" in c.title for c in answer.citations)
+
+
+@dataclass
+class CondensingOpenAI(FakeOpenAI):
+    """Answers condense requests with `rewrite`, everything else with `reply`."""
+
+    rewrite: str = "ZeRO-3 的通信开销有多大？"
+    condense_status: int = 200
+
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        length = int(request.headers.get("Content-Length") or 0)
+        body = json.loads(request.rfile.read(length))
+        if "standalone question" not in body["messages"][0]["content"]:
+            self.bodies.append(body)
+            data = _completion(self.reply, body["model"])
+            return self._send(request, 200, "application/json", data)
+        self.bodies.append(body | {"condense": True})
+        if self.condense_status != 200:
+            data = _error(self.condense_status)
+            return self._send(request, self.condense_status, "application/json", data)
+        return self._send(request, 200, "application/json", _completion(self.rewrite, "m"))
+
+
+def _llm_assistant(data_dir: Path, loopback_server: Start, fake: CondensingOpenAI) -> Assistant:
+    url = loopback_server({PATH: Route(handler=fake.handle)}).url("/v1")
+    llm = LLMSettings(base_url=url, model="fake-chat", max_retries=0)
+    return Assistant(AppConfig(data_dir=data_dir, answer=AnswerSettings(mode="openai", llm=llm)))
+
+
+def test_the_llm_condenses_a_follow_up(data_dir: Path, loopback_server: Start) -> None:
+    fake = CondensingOpenAI("ZeRO-3 通过 all-gather 临时收集完整参数[1]。")
+    answer = _llm_assistant(data_dir, loopback_server, fake).ask("它的通信开销呢？", ZERO_TURN)
+    condense, asked = fake.bodies
+    assert condense.get("condense") and "ZeRO-3 怎么切分参数？" in json.dumps(
+        condense["messages"], ensure_ascii=False
+    )
+    assert answer.rewritten_query == "ZeRO-3 的通信开销有多大？"
+    assert "ZeRO-3 的通信开销有多大？" in asked["messages"][-1]["content"]
+    assert isinstance(answer, Answer) and answer.citations and not answer.abstained
+
+
+def test_a_failing_condense_falls_back_to_the_rule(data_dir: Path, loopback_server: Start) -> None:
+    fake = CondensingOpenAI("ZeRO-3 通过 all-gather 临时收集完整参数[1]。", condense_status=500)
+    answer = _llm_assistant(data_dir, loopback_server, fake).ask("它的通信开销呢？", ZERO_TURN)
+    assert answer.rewritten_query == "ZeRO-3 怎么切分参数？ 它的通信开销呢？"
+    assert not answer.abstained and answer.citations
+
+
+def test_abstention_never_calls_the_model(data_dir: Path, loopback_server: Start) -> None:
+    fake = CondensingOpenAI()
+    answer = _llm_assistant(data_dir, loopback_server, fake).ask(
+        "How do I configure KServe autoscaling for LLM serving?"
+    )
+    assert answer.abstained and fake.bodies == []
