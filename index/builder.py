@@ -86,7 +86,7 @@ def build_index(
     with EmbeddingCache(data_dir / CACHE_FILE) as cache:
         vectors, embedded = _embed_all(texts, embedder, cache, settings.batch_size, notify)
     meta = make_meta(settings, embedder.id, int(vectors.shape[1]), articles, len(chunks))
-    version, folder = _publish(data_dir, chunks, texts, vectors, meta, notify)
+    version, folder = _publish(data_dir, chunks, texts, vectors, meta, settings, notify)
     seconds = time.perf_counter() - started
     cached = len(chunks) - embedded
     report = IndexReport(
@@ -103,12 +103,13 @@ def _publish(
     texts: list[str],
     vectors: np.ndarray,
     meta: dict[str, object],
+    settings: IndexSettings,
     notify: ProgressFn,
 ) -> tuple[str, Path]:
     """Write a staging folder, then swap it live; a failure leaves no half-written version."""
     version, staging = new_staging(data_dir)
     try:
-        _write(staging, chunks, texts, vectors, notify)
+        _write(staging, chunks, texts, vectors, settings, notify)
         write_meta(staging, meta)
         return version, publish(data_dir, version, staging)
     except BaseException:
@@ -169,10 +170,15 @@ def _embed_all(
 
 
 def _write(
-    folder: Path, chunks: list[Chunk], texts: list[str], vectors: np.ndarray, notify: ProgressFn
+    folder: Path,
+    chunks: list[Chunk],
+    texts: list[str],
+    vectors: np.ndarray,
+    settings: IndexSettings,
+    notify: ProgressFn,
 ) -> None:
     keys = [chunk_key(chunk.chunk_id) for chunk in chunks]
-    DenseIndex.build(vectors, keys).save(folder / DENSE_FILE)
+    DenseIndex.build(vectors, keys, settings).save(folder / DENSE_FILE)
     tokens: list[list[str]] = []
     for i, text in enumerate(texts):
         tokens.append(tokenize(text))

@@ -66,7 +66,7 @@ class SearchIndex:
         check_meta(meta, settings, embedder.id)
         try:
             chunks = list(read_chunks(folder))
-            dense = DenseIndex.load(folder / DENSE_FILE)
+            dense = DenseIndex.load(folder / DENSE_FILE, settings)
             lexical = LexicalIndex.load(folder / LEXICAL_DIR)
         except (OSError, ValueError, TypeError, RuntimeError) as exc:
             raise IndexLoadError(f"damaged index in {folder} ({exc}): run `linkrag index`") from exc
