@@ -67,7 +67,7 @@ class SearchIndex:
         try:
             chunks = list(read_chunks(folder))
             dense = DenseIndex.load(folder / DENSE_FILE, settings)
-            lexical = LexicalIndex.load(folder / LEXICAL_DIR)
+            lexical = LexicalIndex.load(folder / LEXICAL_DIR, mmap=settings.bm25_mmap)
         except (OSError, ValueError, TypeError, RuntimeError) as exc:
             raise IndexLoadError(f"damaged index in {folder} ({exc}): run `linkrag index`") from exc
         if dense.size != len(chunks) or dense.dim != meta.get("dim"):

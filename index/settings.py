@@ -64,3 +64,7 @@ class IndexSettings(BaseModel):
         64, ge=1, description="IVF-PQ: sub-quantizers per vector; must divide the dimension."
     )
     pq_bits: int = Field(8, ge=4, le=12, description="IVF-PQ: bits per sub-quantizer code.")
+    bm25_mmap: bool = Field(
+        False,
+        description="Memory-map the BM25 index on load instead of reading it into RAM.",
+    )

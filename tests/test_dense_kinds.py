@@ -134,7 +134,7 @@ def test_search_params_apply_after_load(
 
 
 def test_search_index_serves_an_hnsw_build(tmp_path: Path) -> None:
-    settings = IndexSettings(dense="hnsw", hnsw_ef_search=40)
+    settings = IndexSettings(dense="hnsw", hnsw_ef_search=40, bm25_mmap=True)
     embedder = HashEmbedder()
     build_index(FakeSource(corpus()), tmp_path, settings, embedder=embedder)
     index = SearchIndex.load(tmp_path, settings, embedder=embedder)
