@@ -61,7 +61,12 @@ class IndexSettings(BaseModel):
         32, ge=1, description="IVF-PQ: lists scanned per query (latency vs recall)."
     )
     pq_m: int = Field(
-        64, ge=1, description="IVF-PQ: sub-quantizers per vector; must divide the dimension."
+        0,
+        ge=0,
+        description=(
+            "IVF-PQ: sub-quantizers (code bytes at 8 bits) per vector; must divide the "
+            "dimension. 0 = auto: dimension/2, 8x smaller than float32."
+        ),
     )
     pq_bits: int = Field(8, ge=4, le=12, description="IVF-PQ: bits per sub-quantizer code.")
     bm25_mmap: bool = Field(

@@ -11,7 +11,7 @@ import pytest
 from test_index_support import FakeSource, HashEmbedder, corpus
 
 from index import IndexSettings, SearchIndex, build_index
-from index.dense import DenseIndex, DenseSettingsError, ivf_lists
+from index.dense import DenseIndex, DenseSettingsError, ivf_lists, pq_subquantizers
 
 DIM = 64
 N = 2000  # above the ivfpq floor, small enough to train in well under a second
@@ -105,6 +105,12 @@ def test_ivf_list_count_is_clamped_to_the_training_points(
     with caplog.at_level(logging.WARNING, logger="index.dense"):
         assert ivf_lists(2000, IndexSettings(ivf_nlist=500)) == 51
     assert "ivf_nlist 500 is too many" in caplog.text
+
+
+def test_pq_m_auto_is_two_dimensions_per_code() -> None:
+    assert pq_subquantizers(512, IndexSettings()) == 256
+    assert pq_subquantizers(384, IndexSettings()) == 192
+    assert pq_subquantizers(512, IndexSettings(pq_m=64)) == 64
 
 
 def test_a_pq_m_that_does_not_divide_the_dimension_is_a_clear_error(
