@@ -225,14 +225,18 @@ def _dense_part(
 ) -> DenseIndex:
     """Update the previous FAISS index in place when it can remove ids, else build anew."""
     if previous is not None and plan.kept:
-        dense = DenseIndex.load(previous.dense_path)
+        dense = DenseIndex.load(previous.dense_path, settings)
         if dense.supports_remove:
             dense.remove(plan.removed)
             if plan.added:
                 dense.add(embed(plan.added), _keys(plan.added))
             return dense
     everything = plan.kept + plan.added
-    return DenseIndex.build(embed(everything), _keys(everything), settings)
+    vectors = embed(everything)
+    try:
+        return DenseIndex.build(vectors, _keys(everything), settings)
+    except ValueError as exc:  # e.g. a pq_m that does not divide the dimension
+        raise IndexBuildError(str(exc)) from exc
 
 
 def _keys(chunks: list[Chunk]) -> list[int]:

@@ -85,10 +85,12 @@ class LexicalIndex:
         return cls(model)
 
     @classmethod
-    def load(cls, folder: Path) -> LexicalIndex:
+    def load(cls, folder: Path, *, mmap: bool = False) -> LexicalIndex:
+        """The saved index; `mmap` leaves its score matrix on disk, paged in by the OS, so a
+        large index costs little RAM and many processes share one copy."""
         import bm25s
 
-        return cls(bm25s.BM25.load(str(folder), show_progress=False))
+        return cls(bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False))
 
     def save(self, folder: Path) -> None:
         self._model.save(str(folder), show_progress=False)  # type: ignore[attr-defined]

@@ -66,8 +66,8 @@ class SearchIndex:
         check_meta(meta, settings, embedder.id)
         try:
             chunks = list(read_chunks(folder))
-            dense = DenseIndex.load(folder / DENSE_FILE)
-            lexical = LexicalIndex.load(folder / LEXICAL_DIR)
+            dense = DenseIndex.load(folder / DENSE_FILE, settings)
+            lexical = LexicalIndex.load(folder / LEXICAL_DIR, mmap=settings.bm25_mmap)
         except (OSError, ValueError, TypeError, RuntimeError) as exc:
             raise IndexLoadError(f"damaged index in {folder} ({exc}): run `linkrag index`") from exc
         if dense.size != len(chunks) or dense.dim != meta.get("dim"):

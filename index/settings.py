@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+DenseKind = Literal["flat", "hnsw", "ivfpq"]
 
 
 class IndexSettings(BaseModel):
@@ -33,4 +37,39 @@ class IndexSettings(BaseModel):
     )
     candidates: int = Field(
         50, ge=1, description="Candidates taken from each retriever before fusion."
+    )
+    dense: DenseKind = Field(
+        "flat",
+        description=(
+            "Dense index kind: 'flat' (exact; fine up to ~1M chunks), 'hnsw' (graph, fast "
+            "queries, no removal) or 'ivfpq' (compressed, approximate, least memory)."
+        ),
+    )
+    hnsw_m: int = Field(
+        32, ge=4, le=128, description="HNSW: neighbours per node (memory vs recall)."
+    )
+    hnsw_ef_construction: int = Field(
+        80, ge=8, le=2048, description="HNSW: search breadth while building (build time vs recall)."
+    )
+    hnsw_ef_search: int = Field(
+        64, ge=1, le=8192, description="HNSW: search breadth per query (latency vs recall)."
+    )
+    ivf_nlist: int = Field(
+        0, ge=0, description="IVF-PQ: inverted lists; 0 = auto (about 4·sqrt(vectors))."
+    )
+    ivf_nprobe: int = Field(
+        32, ge=1, description="IVF-PQ: lists scanned per query (latency vs recall)."
+    )
+    pq_m: int = Field(
+        0,
+        ge=0,
+        description=(
+            "IVF-PQ: sub-quantizers (code bytes at 8 bits) per vector; must divide the "
+            "dimension. 0 = auto: dimension/2, 8x smaller than float32."
+        ),
+    )
+    pq_bits: int = Field(8, ge=4, le=12, description="IVF-PQ: bits per sub-quantizer code.")
+    bm25_mmap: bool = Field(
+        False,
+        description="Memory-map the BM25 index on load instead of reading it into RAM.",
     )

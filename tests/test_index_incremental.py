@@ -159,3 +159,20 @@ def test_a_new_title_re_embeds_that_article(tmp_path: Path, use: Any) -> None:
     assert report.added == report.removed == report.embedded == own
     hit = SearchIndex.load(tmp_path, settings, embedder=use).search("旋转位置编码", k=1)[0]
     assert hit.chunk.title == "RoPE 位置编码全解"
+
+
+def test_hnsw_cannot_remove_so_its_dense_part_is_rebuilt(tmp_path: Path, use: Any) -> None:
+    settings = IndexSettings(dense="hnsw")
+    build_index(FakeSource(corpus()), tmp_path / "inc", settings, embedder=use)
+    report = build_index(FakeSource(_edited()), tmp_path / "inc", settings, embedder=use)
+    fresh = build_index(FakeSource(_edited()), tmp_path / "full", settings, embedder=use)
+    assert report.mode == "incremental" and report.embedded == report.added
+    assert _dense_contents(report.path).keys() == _dense_contents(fresh.path).keys()
+    index = SearchIndex.load(tmp_path / "inc", settings, embedder=use)
+    assert index.search("损失缩放 FP16", k=1)[0].chunk.url == "https://example.org/new"
+
+
+def test_changing_the_dense_kind_is_a_full_build(tmp_path: Path, use: Any) -> None:
+    build_index(FakeSource(corpus()), tmp_path, IndexSettings(), embedder=use)
+    report = build_index(FakeSource(corpus()), tmp_path, IndexSettings(dense="hnsw"), embedder=use)
+    assert report.mode == "full" and "dense flat → hnsw" in report.reason

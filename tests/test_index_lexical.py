@@ -41,3 +41,15 @@ def test_bm25_ranks_exact_identifier_first(tmp_path: Path) -> None:
         assert model.search(tokenize("CUDA_VISIBLE_DEVICES"), 3)[0][0] == 1
         assert model.search(tokenize("zero-3 怎么切分"), 3)[0][0] == 0
         assert model.search(tokenize("完全无关 unrelatedword"), 3) == []
+
+
+def test_memory_mapped_load_ranks_the_same(tmp_path: Path) -> None:
+    import numpy as np
+
+    docs = [f"doc {i} about topic{i % 7} and ZeRO-{i % 3}" for i in range(200)]
+    LexicalIndex.build([tokenize(d) for d in docs]).save(tmp_path / "bm25")
+    in_ram = LexicalIndex.load(tmp_path / "bm25")
+    mapped = LexicalIndex.load(tmp_path / "bm25", mmap=True)
+    assert isinstance(mapped._model.scores["data"], np.memmap)  # type: ignore[attr-defined]
+    for query in ("topic3 zero-2", "doc 17", "nothing"):
+        assert mapped.search(tokenize(query), 10) == in_ram.search(tokenize(query), 10)

@@ -24,7 +24,7 @@ def _model_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
 def test_config_reference_matches_the_settings_models() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    documented = set(re.findall(r"^\| `([a-z_.]+)` \|", section, re.MULTILINE))
+    documented = set(re.findall(r"^\| `([a-z0-9_.]+)` \|", section, re.MULTILINE))
     assert documented == _model_keys(AppConfig)
 
 
