@@ -46,13 +46,21 @@ class DenseIndex:
     def dim(self) -> int:
         return int(self._index.d)
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Top `k` (chunk index, cosine similarity) pairs, best first."""
-        k = min(k, self.size)
+    def search(
+        self, query: np.ndarray, k: int, rows: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Top `k` (chunk index, cosine similarity) pairs, best first, among `rows` if given."""
+        import faiss
+
+        k = min(k, self.size if rows is None else len(rows))
         if k <= 0:
             return []
         row = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        scores, ids = self._index.search(row, k)
+        params = None
+        if rows is not None:
+            # faiss's SWIG stubs do not declare the keyword; it is documented and tested.
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(rows))  # type: ignore[call-arg]
+        scores, ids = self._index.search(row, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def similarity(self, query: np.ndarray, rows: list[int]) -> list[float]:
