@@ -18,7 +18,7 @@ from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel
 from assistant.answerers import AnswerInput, ExtractiveAnswerer, question_terms
 from assistant.config import AppConfig, load_config
 from assistant.prompts import question_language, reply
-from assistant.retriever import HybridRetriever, Searcher, documents_to_hits
+from assistant.retriever import HybridRetriever, Searcher, documents_to_hits, search_hits
 from assistant.types import Answer
 from index import (
     Embedder,
@@ -28,6 +28,7 @@ from index import (
     build_index,
     current_version,
     get_embedder,
+    is_small_talk,
 )
 from ingest import (
     ArticleStore,
@@ -118,31 +119,65 @@ class Assistant:
         """The LCEL chain {"question", "query"} → retriever | extractive answerer."""
         with self._lock:
             if self._chain is None:
-                index = self.index
-                retriever = HybridRetriever(index=index, k=self.config.answer.top_k)
-                gather: Runnable[dict[str, str], AnswerInput] = RunnableParallel(
-                    question=itemgetter("question"),
-                    hits=itemgetter("query") | retriever | RunnableLambda(documents_to_hits),
-                )  # type: ignore[assignment]  # RunnableParallel is typed dict[str, Any]
-                self._chain = gather | ExtractiveAnswerer(index.embedder, self.config.answer)
+                self._chain = self._make_chain()
             return self._chain
 
-    def search(self, query: str, k: int = 8) -> list[Hit]:
-        """Hybrid search: the top `k` chunks, at most a few per article."""
+    def _make_chain(
+        self, section: str | None = None, site: str | None = None
+    ) -> Runnable[dict[str, str], Answer]:
+        index = self.index
+        retriever = HybridRetriever(
+            index=index, k=self.config.answer.top_k, section=section, site=site
+        )
+        gather: Runnable[dict[str, str], AnswerInput] = RunnableParallel(
+            question=itemgetter("question"),
+            hits=itemgetter("query") | retriever | RunnableLambda(documents_to_hits),
+        )  # type: ignore[assignment]  # RunnableParallel is typed dict[str, Any]
+        return gather | ExtractiveAnswerer(index.embedder, self.config.answer)
+
+    def search(
+        self, query: str, k: int = 8, *, section: str | None = None, site: str | None = None
+    ) -> list[Hit]:
+        """Hybrid search: the top `k` chunks, at most a few per article.
+
+        `section` keeps articles whose reading-list heading path contains it; `site`
+        keeps articles on that host or its subdomains ("zhihu.com").
+        """
         if not query.strip():
             return []
-        return self.index.search(query, k=k)
+        return search_hits(self.index, query, k, section, site)
 
-    def ask(self, question: str, history: History | None = None) -> Answer:
-        """A cited answer, or the fixed "not covered" reply when evidence is weak."""
+    def ask(
+        self,
+        question: str,
+        history: History | None = None,
+        *,
+        section: str | None = None,
+        site: str | None = None,
+    ) -> Answer:
+        """A cited answer, or the fixed "not covered" reply when evidence is weak.
+
+        Greetings and thanks get a short fixed reply without any retrieval.
+        """
+        language = question_language(question)
         if not question.strip():
-            return Answer(reply("empty_question", question_language(question)), abstained=True)
+            return Answer(reply("empty_question", language), abstained=True)
+        if is_small_talk(question):
+            return Answer(reply("small_talk", language))
         query = condense_question(question, history)
-        return self.chain().invoke({"question": question, "query": query})
+        chain = self._make_chain(section, site) if section or site else self.chain()
+        return chain.invoke({"question": question, "query": query})
 
-    def stream(self, question: str, history: History | None = None) -> Iterator[str | Answer]:
+    def stream(
+        self,
+        question: str,
+        history: History | None = None,
+        *,
+        section: str | None = None,
+        site: str | None = None,
+    ) -> Iterator[str | Answer]:
         """Text deltas of the answer (sentence by sentence), then the final Answer."""
-        answer = self.ask(question, history)
+        answer = self.ask(question, history, section=section, site=site)
         yield from _STREAM_PIECE.findall(answer.text)
         yield answer
 
