@@ -25,7 +25,7 @@ class IndexSettings(BaseModel):
     chunk_overlap: int = Field(
         80, ge=0, le=2000, description="Overlap between chunks in characters."
     )
-    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    rrf_k: int = Field(100, ge=1, description="Reciprocal rank fusion constant.")
     dense_weight: float = Field(
         1.0, ge=0, description="Weight of the dense ranking in RRF for Chinese queries."
     )
@@ -64,5 +64,5 @@ class IndexSettings(BaseModel):
         2, ge=1, description="At most this many chunks per article in results."
     )
     candidates: int = Field(
-        50, ge=1, description="Candidates taken from each retriever before fusion."
+        100, ge=1, description="Candidates taken from each retriever before fusion."
     )
