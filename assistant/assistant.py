@@ -21,7 +21,7 @@ from assistant.config import AppConfig, load_config
 from assistant.followup import Rewrite, expand, rewrite
 from assistant.llm import AnswerEvent, LLMAnswerer, build_answerer
 from assistant.prompts import question_language, reply
-from assistant.retriever import HybridRetriever, Searcher, documents_to_hits
+from assistant.retriever import HybridRetriever, Searcher, documents_to_hits, search_hits
 from assistant.types import Answer
 from index import (
     Embedder,
@@ -31,6 +31,7 @@ from index import (
     build_index,
     current_version,
     get_embedder,
+    is_small_talk,
 )
 from ingest import (
     ArticleStore,
@@ -113,22 +114,44 @@ class Assistant:
         """The LCEL chain {"question", "query"} → retriever | the configured answerer."""
         with self._lock:
             if self._chain is None:
-                index = self.index
-                retriever = HybridRetriever(index=index, k=self.config.answer.top_k)
-                gather: Runnable[dict[str, str], AnswerInput] = RunnableParallel(
-                    question=itemgetter("question"),
-                    hits=itemgetter("query") | retriever | RunnableLambda(documents_to_hits),
-                )  # type: ignore[assignment]  # RunnableParallel is typed dict[str, Any]
-                answerer = build_answerer(index.embedder, self.config.answer)
-                self._llm = answerer if isinstance(answerer, LLMAnswerer) else None
-                self._chain = gather | AbstentionGate(answerer, self.config.answer)
+                self._chain = self._make_chain()
             return self._chain
 
-    def search(self, query: str, k: int = 8) -> list[Hit]:
-        """Hybrid search: the top `k` chunks, at most a few per article."""
+    def _make_chain(
+        self, section: str | None = None, site: str | None = None
+    ) -> Runnable[dict[str, str], AnswerEvent]:
+        index = self.index
+        retriever = HybridRetriever(
+            index=index, k=self.config.answer.top_k, section=section, site=site
+        )
+        gather: Runnable[dict[str, str], AnswerInput] = RunnableParallel(
+            question=itemgetter("question"),
+            hits=itemgetter("query") | retriever | RunnableLambda(documents_to_hits),
+        )  # type: ignore[assignment]  # RunnableParallel is typed dict[str, Any]
+        answerer = build_answerer(index.embedder, self.config.answer)
+        self._llm = answerer if isinstance(answerer, LLMAnswerer) else None
+        return gather | AbstentionGate(answerer, self.config.answer)
+
+    def search(
+        self, query: str, k: int = 8, *, section: str | None = None, site: str | None = None
+    ) -> list[Hit]:
+        """Hybrid search: the top `k` chunks, at most a few per article.
+
+        `section` keeps articles whose reading-list heading path contains it; `site`
+        keeps articles on that host or its subdomains ("zhihu.com").
+        """
         if not query.strip():
             return []
-        return self.index.search(query, k=k)
+        return search_hits(self.index, query, k, section, site)
+
+    def _chain_for(
+        self, section: str | None, site: str | None
+    ) -> Runnable[dict[str, str], AnswerEvent]:
+        """The shared chain, or a one-off one whose retriever applies the filters."""
+        if section or site:
+            with self._lock:
+                return self._make_chain(section, site)
+        return self.chain()
 
     def rewrite(self, question: str, history: History | None = None) -> Rewrite:
         """The standalone retrieval query of a (follow-up) question."""
@@ -147,29 +170,50 @@ class Assistant:
             return {"question": question, "query": question}, None
         return {"question": query, "query": query}, query
 
-    def ask(self, question: str, history: History | None = None) -> Answer:
-        """A cited answer, or the fixed "not covered" reply when evidence is weak."""
+    def ask(
+        self,
+        question: str,
+        history: History | None = None,
+        *,
+        section: str | None = None,
+        site: str | None = None,
+    ) -> Answer:
+        """A cited answer, or the fixed "not covered" reply when evidence is weak.
+
+        Greetings and thanks get a short fixed reply without any retrieval. `section`
+        and `site` restrict retrieval as in `search`.
+        """
+        language = question_language(question)
         if not question.strip():
-            return Answer(reply("empty_question", question_language(question)), abstained=True)
+            return Answer(reply("empty_question", language), abstained=True)
+        if is_small_talk(question):
+            return Answer(reply("small_talk", language))
         inputs, rewritten = self._inputs(question, history)
-        result = self.chain().invoke(inputs)
+        result = self._chain_for(section, site).invoke(inputs)
         answer = result if isinstance(result, Answer) else Answer(result)  # answerers end in one
         return replace(answer, rewritten_query=rewritten)
 
-    def stream(self, question: str, history: History | None = None) -> Iterator[str | Answer]:
+    def stream(
+        self,
+        question: str,
+        history: History | None = None,
+        *,
+        section: str | None = None,
+        site: str | None = None,
+    ) -> Iterator[str | Answer]:
         """Text deltas of the answer, then the final Answer.
 
         LLM answerers stream the model's deltas; the extractive one (and the fixed
         replies) yield only an Answer, whose text is then streamed sentence by sentence.
         """
-        if not question.strip():
+        if not question.strip() or is_small_talk(question):
             answer = self.ask(question, history)
             yield from _STREAM_PIECE.findall(answer.text)
             yield answer
             return
         inputs, rewritten = self._inputs(question, history)
         streamed = False
-        for event in self.chain().stream(inputs):
+        for event in self._chain_for(section, site).stream(inputs):
             if isinstance(event, Answer):
                 event = replace(event, rewritten_query=rewritten)
                 if not streamed:

@@ -195,8 +195,10 @@ class ModeSearcher:
     def embedder(self) -> Embedder:
         return self._index.embedder
 
-    def search(self, query: str, k: int = 8) -> list[Hit]:
-        return self._index.search(query, k, mode=self.mode)
+    def search(
+        self, query: str, k: int = 8, *, section: str | None = None, site: str | None = None
+    ) -> list[Hit]:
+        return self._index.search(query, k, mode=self.mode, section=section, site=site)
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._index.embed_query(text)

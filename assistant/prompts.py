@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from langchain_core.prompts import ChatPromptTemplate
 
-from index import Chunk, Hit
+from index import Chunk, Hit, query_language
 
 NO_ANSWER = {
     "en": "Not found in the indexed articles: they do not cover this question.",
@@ -39,7 +39,18 @@ NO_INDEX = {
     "zh": "还没有索引。请先运行 `linkrag build` 抓取并索引文章。",
 }
 
-_REPLIES = {"no_answer": NO_ANSWER, "empty_question": EMPTY_QUESTION, "no_index": NO_INDEX}
+# Greetings and thanks get this instead of a search: it claims to have found nothing.
+SMALL_TALK = {
+    "en": "Hello! Ask me about the indexed articles and I will answer with citations.",
+    "zh": "你好！可以问我已索引文章里的问题，我会附上引用来回答。",
+}
+
+_REPLIES = {
+    "no_answer": NO_ANSWER,
+    "empty_question": EMPTY_QUESTION,
+    "no_index": NO_INDEX,
+    "small_talk": SMALL_TALK,
+}
 
 
 def reply(kind: str, language: str) -> str:
@@ -49,14 +60,8 @@ def reply(kind: str, language: str) -> str:
 
 
 def question_language(text: str) -> str:
-    """ "zh" when the question is mostly Chinese, else "en".
-
-    Counts CJK ideographs against Latin letters, because mixed questions such as
-    "ZeRO-3 怎么切分参数？" are Chinese questions about English terms.
-    """
-    cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf")
-    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
-    return "zh" if cjk and cjk * 3 >= latin else "en"
+    """ "zh" when the question is mostly Chinese, else "en" (the rule search uses too)."""
+    return query_language(text)
 
 
 # --- LLM answer prompts --------------------------------------------------------------

@@ -20,7 +20,9 @@ class Searcher(Protocol):
     @property
     def embedder(self) -> Embedder: ...
 
-    def search(self, query: str, k: int = 8) -> list[Hit]: ...
+    def search(
+        self, query: str, k: int = 8, *, section: str | None = None, site: str | None = None
+    ) -> list[Hit]: ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
 
@@ -53,8 +55,20 @@ class HybridRetriever(BaseRetriever):
 
     index: Searcher = Field(description="The loaded search index.")
     k: int = Field(8, ge=1, description="Chunks returned per query.")
+    section: str | None = Field(None, description="Only articles of this reading-list section.")
+    site: str | None = Field(None, description="Only articles on this host or its subdomains.")
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        return [hit_to_document(hit) for hit in self.index.search(query, k=self.k)]
+        hits = search_hits(self.index, query, self.k, self.section, self.site)
+        return [hit_to_document(hit) for hit in hits]
+
+
+def search_hits(
+    index: Searcher, query: str, k: int, section: str | None = None, site: str | None = None
+) -> list[Hit]:
+    """`index.search`, passing the filters only when set, so plain searchers still work."""
+    if section or site:
+        return index.search(query, k=k, section=section, site=site)
+    return index.search(query, k=k)

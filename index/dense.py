@@ -244,14 +244,39 @@ class DenseIndex:
         ]
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Top `k` (id, cosine similarity) pairs, best first."""
-        k = min(k, self.size)
+    def search(
+        self, query: np.ndarray, k: int, among: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Top `k` (id, cosine similarity) pairs, best first, among the ids `among` if given."""
+        k = min(k, self.size if among is None else len(among))
         if k <= 0:
             return []
         row = _rows(query.reshape(1, -1))
-        scores, ids = self._index.search(row, k)
+        params = None if among is None else self._selecting(_ids(among))
+        scores, ids = self._index.search(row, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def _selecting(self, keys: np.ndarray) -> faiss.SearchParameters:
+        """Search parameters that restrict results to `keys` (section and site filters).
+
+        Each kind needs its own parameter type, which also carries its search breadth:
+        passing bare SearchParameters would make IVF refuse and HNSW forget efSearch.
+        """
+        import faiss
+
+        selector = faiss.IDSelectorBatch(keys)
+        inner = self._inner()
+        # faiss's SWIG stubs do not declare these keywords; they are documented and tested.
+        if isinstance(inner, faiss.IndexHNSW):
+            ef = int(inner.hnsw.efSearch)
+            hnsw: faiss.SearchParameters = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
+                sel=selector, efSearch=ef
+            )
+            return hnsw
+        if isinstance(inner, faiss.IndexIVF):
+            probe = int(inner.nprobe)
+            return faiss.SearchParametersIVF(sel=selector, nprobe=probe)  # type: ignore[call-arg]
+        return faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
 
     def similarity(self, query: np.ndarray, ids: list[int]) -> list[float]:
         """Cosine similarity of the query to the vectors stored under `ids`.

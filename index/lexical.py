@@ -95,13 +95,22 @@ class LexicalIndex:
     def save(self, folder: Path) -> None:
         self._model.save(str(folder), show_progress=False)  # type: ignore[attr-defined]
 
-    def search(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
-        """Top `k` (chunk index, BM25 score) pairs with a positive score, best first."""
+    def search(
+        self, query_tokens: list[str], k: int, rows: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Top `k` (chunk index, BM25 score) pairs with a positive score, best first.
+
+        With `rows`, every other chunk scores 0 and so drops out.
+        """
         vocab: dict[str, int] = self._model.vocab_dict  # type: ignore[attr-defined]
         ids = [vocab[t] for t in query_tokens if t in vocab]
         if not ids or k <= 0:
             return []
         scores = np.asarray(self._model.get_scores(ids))  # type: ignore[attr-defined]
+        if rows is not None:
+            allowed = np.zeros_like(scores)
+            allowed[rows] = scores[rows]
+            scores = allowed
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]

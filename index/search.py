@@ -8,10 +8,14 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from index.chunking import embed_text
 from index.dense import DenseIndex, chunk_key
-from index.embedders import Embedder, get_embedder
+from index.embedders import Embedder, get_embedder, normalize
+from index.filters import ChunkFilter
 from index.hybrid import collapse, ranked, rrf
 from index.lexical import LexicalIndex, tokenize
+from index.query import Glossary, QueryPlan, analyze
+from index.rerank import CrossEncoderReranker
 from index.settings import IndexSettings
 from index.store import (
     DENSE_FILE,
@@ -54,6 +58,13 @@ class SearchIndex:
         self._lexical = lexical
         self._keys = [chunk_key(chunk.chunk_id) for chunk in chunks]
         self._row_of = {key: row for row, key in enumerate(self._keys)}
+        self._filter = ChunkFilter(chunks)
+        self.glossary = _glossary(settings.glossary)
+        self.reranker = (
+            CrossEncoderReranker(settings.reranker, threads=settings.threads)
+            if settings.reranker
+            else None
+        )
 
     @classmethod
     def load(
@@ -100,34 +111,102 @@ class SearchIndex:
             )
         return vector
 
-    def _dense_rows(self, vector: np.ndarray, pool: int) -> list[tuple[int, float]]:
+    def _dense_rows(
+        self, vector: np.ndarray, pool: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Dense (row, cosine) pairs: FAISS speaks chunk keys, the rest of search rows."""
+        among = None if allowed is None else np.asarray([self._keys[r] for r in allowed])
         row_of = self._row_of
-        return [(row_of[key], s) for key, s in self._dense.search(vector, pool) if key in row_of]
+        found = self._dense.search(vector, pool, among)
+        return [(row_of[key], score) for key, score in found if key in row_of]
 
-    def search(self, query: str, k: int = 8, *, mode: SearchMode = "hybrid") -> list[Hit]:
+    def analyze(self, query: str) -> QueryPlan:
+        """Language, small talk and glossary expansions of a query, as search sees them."""
+        return analyze(query, self.glossary, translate=self.settings.dense_expansion)
+
+    def search(
+        self,
+        query: str,
+        k: int = 8,
+        *,
+        mode: SearchMode = "hybrid",
+        section: str | None = None,
+        site: str | None = None,
+    ) -> list[Hit]:
         """The k best chunks, at most `per_article` per article, ranked 1..k.
 
+        Small talk ("hi", "谢谢") returns no hits. `section` keeps chunks whose
+        reading-list heading path contains it, and `site` those of one host and its
+        subdomains; both filter before ranking, so k hits come back when k match.
         `mode` "dense" or "lexical" ranks by one retriever alone (for evaluation); hits
         still carry their cosine similarity, which abstention needs.
         """
         if mode not in SEARCH_MODES:
             raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(SEARCH_MODES)}")
-        if not query.strip() or k <= 0:
+        plan = self.analyze(query)
+        allowed = self._filter.rows(section, site)
+        if not query.strip() or k <= 0 or plan.small_talk:
             return []
-        s = self.settings
-        pool = max(s.candidates, k)
-        vector = self.embed_query(query)
-        dense = self._dense_rows(vector, pool) if mode != "lexical" else []
-        lexical = self._lexical.search(tokenize(query), pool) if mode != "dense" else []
-        hybrid = mode == "hybrid"
-        fused = rrf(
-            [
-                (s.dense_weight if hybrid else 1.0, [row for row, _ in dense]),
-                (s.lexical_weight if hybrid else 1.0, [row for row, _ in lexical]),
-            ],
-            s.rrf_k,
+        if allowed is not None and not len(allowed):
+            return []
+        pool = max(self.settings.candidates, k)
+        vector = self._query_vector(plan)
+        dense = self._dense_rows(vector, pool, allowed) if mode != "lexical" else []
+        lexical = []
+        if mode != "dense":
+            lexical = self._lexical.search(tokenize(plan.lexical_text), pool, allowed)
+        weights = self._weights(plan) if mode == "hybrid" else (1.0, 1.0)
+        rankings = [[row for row, _ in dense], [row for row, _ in lexical]]
+        fused = rrf(list(zip(weights, rankings, strict=True)), self.settings.rrf_k)
+        order = ranked(fused)
+        if self.reranker is not None and mode == "hybrid":
+            order, fused = self._rerank(plan.text, order, fused)
+        rows = collapse(
+            order, lambda row: self._chunks[row].article_id, self.settings.per_article, k
         )
-        rows = collapse(ranked(fused), lambda row: self._chunks[row].article_id, s.per_article, k)
+        return self._hits(rows, fused, dense, lexical, vector)
+
+    def _query_vector(self, plan: QueryPlan) -> np.ndarray:
+        """The query's vector; with dense expansion, averaged with its translation's."""
+        vector = self.embed_query(plan.text)
+        if not plan.translation:
+            return vector
+        translated = self.embed_query(plan.translation)
+        averaged: np.ndarray = normalize(vector + translated)[0]
+        return averaged
+
+    def _weights(self, plan: QueryPlan) -> tuple[float, float]:
+        s = self.settings
+        if plan.language == "en":
+            return s.en_dense_weight, s.en_lexical_weight
+        return s.dense_weight, s.lexical_weight
+
+    def _rerank(
+        self, query: str, order: list[int], fused: dict[int, float]
+    ) -> tuple[list[int], dict[int, float]]:
+        """The top `rerank_top` rows in the cross-encoder's order, the rest after them.
+
+        Reranked rows score by the cross-encoder, so hit scores still fall with rank.
+        """
+        assert self.reranker is not None
+        top = order[: self.settings.rerank_top]
+        scores = self.reranker.scores(query, [embed_text(self._chunks[row]) for row in top])
+        by_row = dict(zip(top, scores, strict=True))
+        reordered = sorted(top, key=lambda row: (-by_row[row], row))
+        floor = min(scores, default=0.0)
+        rest = order[len(top) :]
+        # Rows past the reranked window keep their order, below every reranked score.
+        rescored = {row: floor - 1.0 - i for i, row in enumerate(rest)}
+        return reordered + rest, {**fused, **rescored, **by_row}
+
+    def _hits(
+        self,
+        rows: list[int],
+        fused: dict[int, float],
+        dense: list[tuple[int, float]],
+        lexical: list[tuple[int, float]],
+        vector: np.ndarray,
+    ) -> list[Hit]:
         sims = dict(dense)
         # Rows found only by BM25 still get their cosine similarity: abstention needs it.
         unseen = [row for row in rows if row not in sims]
@@ -139,3 +218,10 @@ class SearchIndex:
             Hit(self._chunks[row], fused[row], rank, sims[row], scores.get(row, 0.0))
             for rank, row in enumerate(rows, 1)
         ]
+
+
+def _glossary(setting: str) -> Glossary | None:
+    """The glossary the `index.glossary` setting names; None turns expansion off."""
+    if not setting.strip():
+        return None
+    return Glossary.load(None if setting == "bundled" else Path(setting))

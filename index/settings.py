@@ -29,14 +29,46 @@ class IndexSettings(BaseModel):
     chunk_overlap: int = Field(
         80, ge=0, le=2000, description="Overlap between chunks in characters."
     )
-    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
-    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in RRF.")
-    lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in RRF.")
+    rrf_k: int = Field(100, ge=1, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(
+        1.0, ge=0, description="Weight of the dense ranking in RRF for Chinese queries."
+    )
+    lexical_weight: float = Field(
+        1.0, ge=0, description="Weight of the BM25 ranking in RRF for Chinese queries."
+    )
+    en_dense_weight: float = Field(
+        1.0, ge=0, description="Weight of the dense ranking in RRF for English queries."
+    )
+    en_lexical_weight: float = Field(
+        1.0, ge=0, description="Weight of the BM25 ranking in RRF for English queries."
+    )
+    glossary: str = Field(
+        "bundled",
+        description=(
+            "Bilingual term list expanding queries for BM25: 'bundled' (index/data/"
+            "glossary.tsv), a path to a TSV of the same format, or '' for no expansion."
+        ),
+    )
+    dense_expansion: bool = Field(
+        False,
+        description=(
+            "Also embed an English query with its glossary terms in Chinese and average "
+            "the two query vectors."
+        ),
+    )
+    reranker: str = Field(
+        "",
+        description=(
+            "sentence-transformers CrossEncoder model id or local path that reranks the "
+            "fused candidates; '' (the default) for none."
+        ),
+    )
+    rerank_top: int = Field(30, ge=1, le=500, description="Fused candidates the reranker rescores.")
     per_article: int = Field(
         2, ge=1, description="At most this many chunks per article in results."
     )
     candidates: int = Field(
-        50, ge=1, description="Candidates taken from each retriever before fusion."
+        100, ge=1, description="Candidates taken from each retriever before fusion."
     )
     dense: DenseKind = Field(
         "flat",

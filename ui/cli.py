@@ -24,7 +24,7 @@ from assistant.evaluation import (
     load_qa,
     select_split,
 )
-from index import IndexBuildError, IndexMismatchError, IndexNotFoundError
+from index import IndexBuildError, IndexMismatchError, IndexNotFoundError, site_host
 from index.search import SEARCH_MODES
 from ingest import SourceError
 from ui.output import (
@@ -100,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="answer with citations (questions from stdin when omitted)")
     ask.add_argument("question", nargs="?", help="the question; omit to read one per line")
     ask.add_argument("--json", action="store_true", help="one JSON object per line")
+    for command in (search, ask):
+        command.add_argument(
+            "--section", help="only articles whose reading-list section contains this text"
+        )
+        command.add_argument(
+            "--site", help="only articles on this host or its subdomains, e.g. zhihu.com"
+        )
     serve = sub.add_parser("serve", help="the Gradio web UI")
     serve.add_argument("--host", help="bind address (default: config ui.host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: config ui.port, 7860)")
@@ -145,11 +152,22 @@ def _queries(given: str | None) -> Iterator[str]:
             yield line.strip()
 
 
+def _filters(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """--section and --site as keyword arguments; a --site that is no host is a usage error."""
+    if args.site is not None:
+        try:
+            site_host(args.site)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+    return args.section, args.site
+
+
 def cmd_search(assistant: Assistant, args: argparse.Namespace) -> int:
     if args.k < 1:
         raise UsageError("-k must be at least 1")
+    section, site = _filters(args)
     for query in _queries(args.query):
-        hits = assistant.search(query, k=args.k)
+        hits = assistant.search(query, k=args.k, section=section, site=site)
         if args.json:
             emit({"query": query, "hits": [hit_json(h) for h in hits]})
             continue
@@ -164,8 +182,9 @@ def cmd_search(assistant: Assistant, args: argparse.Namespace) -> int:
 
 
 def cmd_ask(assistant: Assistant, args: argparse.Namespace) -> int:
+    section, site = _filters(args)
     for question in _queries(args.question):
-        answer = assistant.ask(question)
+        answer = assistant.ask(question, section=section, site=site)
         if args.json:
             emit(answer_json(question, answer))
         else:

@@ -1,0 +1,175 @@
+"""Query analysis before search: language, small talk, and bilingual glossary expansion.
+
+Most articles are Chinese and many questions are English. BM25 cannot match "gradient
+clipping" to 梯度裁剪, and USE places the two only loosely together, so a hand-written
+glossary (index/data/glossary.tsv) adds the other language's names of every term a query
+mentions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+Language = Literal["zh", "en"]
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+# Greetings, thanks and questions about the assistant itself, after trimming punctuation
+# and a trailing particle. Whole-message matches only: "hi, what is LoRA?" is a question.
+_SMALL_TALK = re.compile(
+    r"^(?:(?:hi|hello|hey|yo|hiya|howdy|greetings)(?: there)?|good (?:morning|afternoon|evening)"
+    r"|thanks?(?: you)?(?: (?:so|very) much)?|thank u|thx|ty|cheers|ok(?:ay)?|bye|goodbye"
+    r"|see you|how are you(?: doing)?|who are you|what are you|what can you do"
+    r"|你好|您好|嗨|哈喽|hello呀|早上好|下午好|晚上好|早|谢谢(?:你|您)?|多谢|感谢|好的|再见|拜拜"
+    r"|你是谁|你是什么|你能做什么|你会什么|你好吗|在吗)"
+    r"(?:啊|呀|哦|呢|啦|吗)?$"
+)
+_TRIM = " \t\r\n,.!?;:~，。！？；：、…\"'“”‘’()（）"
+
+
+def query_language(text: str) -> Language:
+    """ "zh" when the text is mostly Chinese, else "en".
+
+    Ideographs count three times a Latin letter, because mixed questions such as
+    "ZeRO-3 怎么切分参数？" are Chinese questions about English terms.
+    """
+    cjk = len(_CJK.findall(text))
+    latin = len(_LATIN.findall(text))
+    return "zh" if cjk and cjk * 3 >= latin else "en"
+
+
+def is_small_talk(text: str) -> bool:
+    """Whether the whole message is a greeting, thanks or "who are you" (no retrieval)."""
+    core = " ".join(text.lower().strip(_TRIM).split())
+    return bool(core) and _SMALL_TALK.match(core) is not None
+
+
+@dataclass(frozen=True)
+class Term:
+    """One glossary concept: its English and its Chinese names."""
+
+    english: tuple[str, ...]
+    chinese: tuple[str, ...]
+
+
+class Glossary:
+    """English ↔ Chinese names of LLM terms, matched in queries longest name first."""
+
+    def __init__(self, terms: list[Term]) -> None:
+        self.terms = terms
+        by_english = {name: t for t in terms for name in t.english}
+        # Single ideographs (图, 流) occur inside too many unrelated words to match safely.
+        by_chinese = {name: t for t in terms for name in t.chinese if len(name) > 1}
+        self._english = by_english
+        self._chinese = by_chinese
+        self._english_re = _alternation(by_english, english=True)
+        self._chinese_re = _alternation(by_chinese, english=False)
+
+    @classmethod
+    def parse(cls, text: str, origin: str = "glossary") -> Glossary:
+        """Lines of "english|names<TAB>中文|名称"; blank lines and # comments skipped."""
+        terms: list[Term] = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            parts = line.split("\t")
+            if len(parts) != 2:
+                raise ValueError(f"{origin}:{number}: expected 'english<TAB>chinese', got {line!r}")
+            english, chinese = (_names(part) for part in parts)
+            if not english or not chinese:
+                raise ValueError(f"{origin}:{number}: both an English and a Chinese name needed")
+            terms.append(Term(tuple(n.lower() for n in english), chinese))
+        return cls(terms)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Glossary:
+        """The file at `path`, or the bundled glossary (parsed once per process)."""
+        if path is None:
+            return _bundled()
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read glossary {path}: fix index.glossary ({exc})") from exc
+        return cls.parse(text, str(path))
+
+    def matches(self, query: str) -> list[tuple[Term, bool]]:
+        """(term, found by its English name) for each glossary name in the query."""
+        found = [
+            (self._english[m.group(1)], True) for m in self._english_re.finditer(query.lower())
+        ]
+        return found + [
+            (self._chinese[m.group(0)], False) for m in self._chinese_re.finditer(query)
+        ]
+
+    def expansions(self, query: str) -> list[str]:
+        """The other language's names of every term in the query, without repeats."""
+        lowered = query.lower()
+        out: list[str] = []
+        for term, by_english in self.matches(query):
+            for name in term.chinese if by_english else term.english:
+                if name not in out and name.lower() not in lowered:
+                    out.append(name)
+        return out
+
+    def translate(self, query: str) -> str:
+        """The query with each English term replaced by its first Chinese name."""
+
+        def swap(match: re.Match[str]) -> str:
+            return self._english[match.group(1)].chinese[0]
+
+        return self._english_re.sub(swap, query.lower())
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """What search does with one query."""
+
+    text: str
+    language: Language
+    small_talk: bool
+    expansions: tuple[str, ...] = ()
+    translation: str = ""  # the query in the other language, for the dense side
+
+    @property
+    def lexical_text(self) -> str:
+        """The query plus its glossary expansions, for BM25."""
+        return " ".join([self.text, *self.expansions])
+
+
+def analyze(query: str, glossary: Glossary | None, *, translate: bool = False) -> QueryPlan:
+    """Language, small talk and (with a glossary) expansions of one query."""
+    language = query_language(query)
+    if is_small_talk(query):
+        return QueryPlan(query, language, True)
+    if glossary is None:
+        return QueryPlan(query, language, False)
+    expansions = tuple(glossary.expansions(query))
+    translation = ""
+    if translate and language == "en" and expansions:
+        translation = glossary.translate(query)
+    return QueryPlan(query, language, False, expansions, translation)
+
+
+def _names(field: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in field.split("|") if name.strip())
+
+
+def _alternation(names: dict[str, Term], *, english: bool) -> re.Pattern[str]:
+    if not names:
+        return re.compile(r"(?!x)x")  # matches nothing
+    ordered = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    if not english:
+        return re.compile(ordered)
+    # Whole words only, with an optional plural: "gradients" finds "gradient".
+    return re.compile(rf"(?<![\w-])({ordered})(?:s|es)?(?![\w-])")
+
+
+@cache
+def _bundled() -> Glossary:
+    text = resources.files("index").joinpath("data/glossary.tsv").read_text("utf-8")
+    return Glossary.parse(text, "index/data/glossary.tsv")
