@@ -93,7 +93,10 @@ def load_previous(data_dir: Path, wanted: dict[str, Any]) -> tuple[Previous | No
         return None, "no index yet"
     except IndexLoadError as exc:
         return None, f"the live index is unreadable ({exc})"
-    change = fingerprint_change(meta.get("fingerprint", {}), wanted)
+    if "fingerprint" not in meta:
+        old = meta.get("format_version")
+        return None, f"the live index is from an older linkrag (format {old})"
+    change = fingerprint_change(meta["fingerprint"], wanted)
     if change:
         return None, f"index settings changed ({change})"
     try:
