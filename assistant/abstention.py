@@ -142,7 +142,10 @@ def signals(
         reasons.append("no passage is similar enough")
     if missing:
         reasons.append("no passage mentions " + ", ".join(missing))
-    if top_cosine < settings.weak_similarity and not agree:
+    # Cross-lingual cosines run low (an English question over Chinese articles scores
+    # ~0.2), so a question whose names the passages all contain is not "weak".
+    named = settings.named_terms and bool(hits) and bool(named_terms(question)) and not missing
+    if top_cosine < settings.weak_similarity and not agree and not named:
         reasons.append("weak similarity and dense and BM25 disagree")
     return Signals(top_cosine, top_score, gap, agree, evidence, missing, tuple(reasons))
 

@@ -117,6 +117,9 @@ def clean_inline(text: str) -> str:
     return " ".join(text.split()).strip()
 
 
+_URL_WHITESPACE = re.compile(r"[\t\n\r]")
+
+
 def _keep(url: str) -> bool:
     lowered = url.lower()
     if lowered.startswith(_SKIP_SCHEMES) or _IMAGE_EXT.search(lowered):
@@ -125,7 +128,8 @@ def _keep(url: str) -> bool:
 
 
 def _resolve(href: str, base: str | None) -> str | None:
-    href = href.strip()
+    # Browsers drop tabs and newlines inside an href (WHATWG URL parsing); so do we.
+    href = _URL_WHITESPACE.sub("", href.strip())
     if not href or not _keep(href):
         return None
     if is_http_url(href) or _BROKEN_LINK.match(href):

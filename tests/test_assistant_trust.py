@@ -18,8 +18,8 @@ from test_assistant_corpus import ARTICLES
 from test_assistant_llm import PATH, FakeOpenAI, Start, _completion, _error
 
 from assistant import Answer, AnswerSettings, AppConfig, Assistant
-from assistant.abstention import missing_terms, named_terms, retrievers_agree
-from assistant.config import LLMSettings
+from assistant.abstention import missing_terms, named_terms, retrievers_agree, signals
+from assistant.config import AbstentionSettings, LLMSettings
 from assistant.followup import expand, is_follow_up
 from assistant.prompts import NEAREST_HEADING, NO_ANSWER, ZH_SOURCES_NOTICE
 from index import Chunk, Embedder, Hit
@@ -98,6 +98,19 @@ def test_retrievers_agree_when_both_rank_the_top_article_best() -> None:
     assert retrievers_agree(agree, 2)
     lexical_only = [_hit("a", 1, 0.2, 9.0), _hit("b", 2, 0.5, 0.0, 2), _hit("c", 3, 0.4, 0, 3)]
     assert not retrievers_agree(lexical_only, 2)
+
+
+def test_low_cross_lingual_cosine_is_not_weak_when_the_passages_name_the_subject() -> None:
+    # "What does PagedAttention solve?" over Chinese articles: cosines ~0.2, BM25 and dense
+    # disagree, yet every passage talks about PagedAttention. It used to abstain.
+    hits = [_hit("PagedAttention 把 KV cache 分块管理，减少显存碎片。", 1, 0.2, 7.8)]
+    hits += [_hit("vLLM 的 PagedAttention 实现", 2, 0.25, 8.4, 2)]
+    hits += [_hit("PagedAttention 与调度器", 3, 0.3, 9.0, 3)]
+    assert not retrievers_agree(hits, 2)
+    settings = AbstentionSettings()
+    assert not signals("What does PagedAttention solve?", hits, 0.1, settings).abstain
+    assert signals("How does the scheduler work?", hits, 0.1, settings).abstain  # no name
+    assert signals("What does KServe solve?", hits, 0.1, settings).abstain  # name missing
 
 
 @pytest.mark.parametrize(
