@@ -1,16 +1,18 @@
 """Fuzzing with hypothesis: parsers and loaders take random and malformed unicode and bytes,
 fail only with their documented error type, and keep their invariants.
 
-200 examples per target in the default tier (derandomized, so CI is repeatable), 2,000 in
-the slow tier (random, so every run explores new inputs).
+200 examples per target in the default tier and 2,000 in the slow tier, both derandomized so
+CI is repeatable; LINKRAG_FUZZ_RANDOM=1 makes the slow tier explore fresh inputs.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -56,7 +58,8 @@ def check_canonical_url(url: str) -> None:
     once = canonical_url(url)
     assert canonical_url(once) == once  # idempotent
     if url_problem(once) is None:
-        assert "#" not in once and "utm_source=" not in once.partition("?")[2]
+        names = [name.lower() for name, _ in parse_qsl(urlsplit(once).query, True)]
+        assert "#" not in once and not any(name.startswith("utm_") for name in names)
 
 
 def check_reading_list(text: str) -> None:
@@ -157,6 +160,8 @@ def _fuzz(name: str, examples: int, derandomize: bool) -> None:
     ("name", "example"),
     [  # inputs the slow tier once found
         ("canonical_url", "HTTP://UTM_SOURCE"),
+        ("canonical_url", "HTTP://0?0utm_source"),
+        ("canonical_url", "https://x.org/?UTM_Source=a&id=1#frag"),
         ("reading_list", "- [<BODY](>)\n<A HREF='A://\n0'>"),
         ("config", b"\x80"),
     ],
@@ -173,4 +178,6 @@ def test_fuzz(name: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", TARGETS)
 def test_fuzz_long(name: str) -> None:
-    _fuzz(name, 2000, derandomize=False)
+    # Deterministic in CI, so a red build always means a change broke something; set
+    # LINKRAG_FUZZ_RANDOM=1 to explore fresh inputs (and pin what it finds above).
+    _fuzz(name, 2000, derandomize=os.environ.get("LINKRAG_FUZZ_RANDOM", "") in ("", "0"))
