@@ -19,7 +19,7 @@ passage; or the best cosine is below `weak_similarity` and the retrievers disagr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -127,15 +127,39 @@ def retrievers_agree(hits: list[Hit], depth: int) -> bool:
     )
 
 
+class CorpusNames:
+    """Answers "does any article name this term?" over the whole indexed corpus."""
+
+    def __init__(self, text: Callable[[], str]) -> None:
+        self._text = text
+        self._cache: tuple[str, str] | None = None
+
+    def names(self, term: str) -> bool:
+        if self._cache is None:  # built on first use: 8 MB of text for the shared archive
+            lowered = self._text()
+            self._cache = (lowered, _ALNUM.sub("", lowered))
+        return _present(term, *self._cache)
+
+
 def signals(
-    question: str, hits: list[Hit], min_similarity: float, settings: AbstentionSettings
+    question: str,
+    hits: list[Hit],
+    min_similarity: float,
+    settings: AbstentionSettings,
+    corpus: CorpusNames | None = None,
 ) -> Signals:
-    """The retrieval signals of `hits` for `question`, and the rules they trip."""
+    """The retrieval signals of `hits` for `question`, and the rules they trip.
+
+    With `corpus`, a name missing from the passages counts only when no article names
+    it: one the corpus has is a retrieval miss, not a question the articles cannot answer.
+    """
     top_cosine = max((h.dense for h in hits), default=0.0)
     top_score = hits[0].score if hits else 0.0
     gap = top_score - hits[1].score if len(hits) > 1 else top_score
     agree = retrievers_agree(hits, settings.agreement_depth)
     missing = tuple(missing_terms(question, hits)) if settings.named_terms and hits else ()
+    if corpus is not None and settings.named_terms_scope == "corpus":
+        missing = tuple(term for term in missing if not corpus.names(term))
     evidence = has_evidence(question, hits, min_similarity)
     reasons = []
     if not evidence:
@@ -193,13 +217,20 @@ class AbstentionGate(Runnable[AnswerInput, AnswerEvent]):
     """Abstains from retrieval signals before the answerer runs (no LLM call), and
     finishes whatever the answerer returns (nearest articles, language notice)."""
 
-    def __init__(self, answerer: Runnable[AnswerInput, Any], settings: AnswerSettings) -> None:
+    def __init__(
+        self,
+        answerer: Runnable[AnswerInput, Any],
+        settings: AnswerSettings,
+        corpus: Callable[[], str] | None = None,
+    ) -> None:
         self.answerer = answerer
         self.settings = settings
+        self.corpus = CorpusNames(corpus) if corpus is not None else None
 
     def decide(self, input: AnswerInput) -> Signals:
         s = self.settings
-        return signals(input["question"], list(input["hits"]), s.min_similarity, s.abstention)
+        hits = list(input["hits"])
+        return signals(input["question"], hits, s.min_similarity, s.abstention, self.corpus)
 
     def invoke(
         self, input: AnswerInput, config: RunnableConfig | None = None, **kwargs: Any

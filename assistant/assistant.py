@@ -130,7 +130,8 @@ class Assistant:
         )  # type: ignore[assignment]  # RunnableParallel is typed dict[str, Any]
         answerer = build_answerer(index.embedder, self.config.answer)
         self._llm = answerer if isinstance(answerer, LLMAnswerer) else None
-        return gather | AbstentionGate(answerer, self.config.answer)
+        corpus = getattr(index, "corpus_text", None)  # test doubles of the index may lack it
+        return gather | AbstentionGate(answerer, self.config.answer, corpus)
 
     def search(
         self, query: str, k: int = 8, *, section: str | None = None, site: str | None = None

@@ -92,6 +92,11 @@ class AbstentionSettings(BaseModel):
         description="Abstain when a name in the question (KServe, GraphRAG, HCCL_…) is in "
         "no retrieved passage.",
     )
+    named_terms_scope: Literal["passages", "corpus"] = Field(
+        "passages",
+        description="Where a missing name is looked for: 'corpus' abstains only when no "
+        "article names it; 'passages' when no retrieved passage does.",
+    )
 
 
 class AnswerSettings(BaseModel):

@@ -54,6 +54,7 @@ class SearchIndex:
         self.embedder = embedder
         self.settings = settings
         self._chunks = chunks
+        self._corpus: str | None = None
         self._dense = dense
         self._lexical = lexical
         self._keys = [chunk_key(chunk.chunk_id) for chunk in chunks]
@@ -96,6 +97,13 @@ class SearchIndex:
             embedder=embedder,
             settings=settings,
         )
+
+    def corpus_text(self) -> str:
+        """Every chunk's title, heading and text, lowercased: "does the corpus name X?"."""
+        if self._corpus is None:  # a benign race: two threads build the same string
+            parts = (f"{c.title}\n{c.heading}\n{c.text}" for c in self._chunks)
+            self._corpus = "\n".join(parts).lower()
+        return self._corpus
 
     @property
     def chunk_count(self) -> int:

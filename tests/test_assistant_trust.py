@@ -18,7 +18,13 @@ from test_assistant_corpus import ARTICLES
 from test_assistant_llm import PATH, FakeOpenAI, Start, _completion, _error
 
 from assistant import Answer, AnswerSettings, AppConfig, Assistant
-from assistant.abstention import missing_terms, named_terms, retrievers_agree, signals
+from assistant.abstention import (
+    CorpusNames,
+    missing_terms,
+    named_terms,
+    retrievers_agree,
+    signals,
+)
 from assistant.config import AbstentionSettings, LLMSettings
 from assistant.followup import expand, is_follow_up
 from assistant.prompts import NEAREST_HEADING, NO_ANSWER, ZH_SOURCES_NOTICE
@@ -111,6 +117,17 @@ def test_low_cross_lingual_cosine_is_not_weak_when_the_passages_name_the_subject
     assert not signals("What does PagedAttention solve?", hits, 0.1, settings).abstain
     assert signals("How does the scheduler work?", hits, 0.1, settings).abstain  # no name
     assert signals("What does KServe solve?", hits, 0.1, settings).abstain  # name missing
+
+
+def test_corpus_scope_counts_only_names_no_article_has() -> None:
+    hits = [_hit("张量并行把矩阵按列切分。", 1, 0.5, 3.0)]
+    corpus = CorpusNames(lambda: "megatron-lm 的张量并行\nllama 3 训练".lower())
+    scoped = AbstentionSettings(named_terms_scope="corpus")
+    assert signals("Megatron-LM 怎么切分？", hits, 0.1, scoped, corpus).missing == ()
+    assert signals("Llama3 怎么切分？", hits, 0.1, scoped, corpus).missing == ()
+    assert signals("KServe 怎么切分？", hits, 0.1, scoped, corpus).missing == ("KServe",)
+    passages = AbstentionSettings()  # the default looks at the passages only
+    assert signals("Megatron-LM 怎么切分？", hits, 0.1, passages, corpus).missing
 
 
 @pytest.mark.parametrize(
