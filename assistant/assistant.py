@@ -143,6 +143,12 @@ class Assistant:
         """
         if not query.strip():
             return []
+        limit = self.config.answer.max_question_chars
+        if len(query) > limit:
+            raise ValueError(
+                f"query too long ({len(query)} characters; the limit is {limit}): shorten it "
+                "or raise answer.max_question_chars"
+            )
         return search_hits(self.index, query, k, section, site)
 
     def _chain_for(
@@ -187,6 +193,10 @@ class Assistant:
         language = question_language(question)
         if not question.strip():
             return Answer(reply("empty_question", language), abstained=True)
+        limit = self.config.answer.max_question_chars
+        if len(question) > limit:
+            text = reply("too_long", language).format(length=len(question), limit=limit)
+            return Answer(text, abstained=True)
         if is_small_talk(question):
             return Answer(reply("small_talk", language))
         inputs, rewritten = self._inputs(question, history)
@@ -207,7 +217,8 @@ class Assistant:
         LLM answerers stream the model's deltas; the extractive one (and the fixed
         replies) yield only an Answer, whose text is then streamed sentence by sentence.
         """
-        if not question.strip() or is_small_talk(question):
+        too_long = len(question) > self.config.answer.max_question_chars
+        if not question.strip() or too_long or is_small_talk(question):
             answer = self.ask(question, history)
             yield from _STREAM_PIECE.findall(answer.text)
             yield answer

@@ -110,6 +110,13 @@ class AnswerSettings(BaseModel):
         "OpenAI-compatible endpoint) or 'transformers' (a local model folder).",
     )
     top_k: int = Field(6, ge=1, le=50, description="Passages retrieved for each question.")
+    max_question_chars: int = Field(
+        2000,
+        ge=20,
+        le=100_000,
+        description="Longer questions and queries are refused with a message (a cap on the "
+        "work one request can cause).",
+    )
     max_sentences: int = Field(4, ge=1, le=20, description="Sentences in an extractive answer.")
     min_similarity: float = Field(
         0.3,

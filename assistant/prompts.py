@@ -45,11 +45,19 @@ SMALL_TALK = {
     "zh": "你好！可以问我已索引文章里的问题，我会附上引用来回答。",
 }
 
+TOO_LONG = {
+    "en": "The question is too long ({length} characters; the limit is {limit}). Shorten it, "
+    "or raise answer.max_question_chars.",
+    "zh": "问题太长（{length} 个字符，上限 {limit}）。"
+    "请缩短问题，或调大 answer.max_question_chars。",
+}
+
 _REPLIES = {
     "no_answer": NO_ANSWER,
     "empty_question": EMPTY_QUESTION,
     "no_index": NO_INDEX,
     "small_talk": SMALL_TALK,
+    "too_long": TOO_LONG,
 }
 
 

@@ -68,6 +68,16 @@ def test_off_topic_question_abstains(assistant: Assistant) -> None:
     assert answer.text.startswith(NO_ANSWER["en"])
 
 
+def test_overlong_questions_are_refused_with_the_limit(assistant: Assistant) -> None:
+    limit = assistant.config.answer.max_question_chars
+    answer = assistant.ask("张量并行" * limit)
+    assert answer.abstained and not answer.citations
+    assert f"上限 {limit}" in answer.text and "answer.max_question_chars" in answer.text
+    assert next(e for e in assistant.stream("x " * limit) if isinstance(e, Answer)).abstained
+    with pytest.raises(ValueError, match=r"query too long .*answer\.max_question_chars"):
+        assistant.search("ZeRO " * limit)
+
+
 def test_stream_yields_deltas_then_the_final_answer(assistant: Assistant) -> None:
     events = list(assistant.stream("LoRA 训练时更新哪些参数？", history=[]))
     final = events[-1]
