@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urljoin
 
 import ftfy
-import lxml.html  # type: ignore[import-untyped]  # lxml ships no type information
+import lxml.etree  # type: ignore[import-untyped]  # lxml ships no type information
+import lxml.html  # type: ignore[import-untyped]
 
 from ingest.types import Link, SourceKind, SourceSpec
 from ingest.urls import canonical_url, is_http_url
+
+log = logging.getLogger(__name__)
 
 _KINDS = {kind.value: kind for kind in SourceKind}
 _SKIP_SCHEMES = ("#", "mailto:", "tel:", "data:", "ftp:")
@@ -226,9 +230,12 @@ def parse_reading_list(text: str, source: str = "", *, base_url: str | None = No
         location = source.split(":", 1)[1] if source.startswith(("list:", "urls:")) else source
         base_url = location if is_http_url(location) else None
     fixed = repair_text(text)
-    found = (
-        _html_links(fixed, base_url) if looks_like_html(fixed) else _markdown_links(fixed, base_url)
-    )
+    found = _markdown_links(fixed, base_url)
+    if looks_like_html(fixed):
+        try:
+            found = iter(list(_html_links(fixed, base_url)))
+        except (lxml.etree.ParserError, ValueError):  # e.g. "<html" and nothing else
+            log.warning("%s looks like HTML but does not parse; read as markdown", source)
     links: list[Link] = []
     seen: set[tuple[str, tuple[str, ...]]] = set()
     for url, anchor, section in found:

@@ -163,6 +163,7 @@ def _fuzz(name: str, examples: int, derandomize: bool) -> None:
         ("canonical_url", "HTTP://0?0utm_source"),
         ("canonical_url", "https://x.org/?UTM_Source=a&id=1#frag"),
         ("reading_list", "- [<BODY](>)\n<A HREF='A://\n0'>"),
+        ("reading_list", "<HTML"),
         ("config", b"\x80"),
     ],
 )
