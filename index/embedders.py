@@ -144,27 +144,31 @@ class SentenceTransformerEmbedder:
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                self._check_local_path()
-                import torch
                 from sentence_transformers import SentenceTransformer
 
-                log.info("loading sentence-transformers model %s", self.name)
-                torch.set_num_threads(self.threads)
-                try:
-                    self._model = SentenceTransformer(self.name, device="cpu")
-                except (OSError, ValueError) as exc:
-                    raise OSError(
-                        f"cannot load embedder model {self.name!r}: {exc}. Check the model id or"
-                        " local path in index.embedder (offline machines need a local copy)."
-                    ) from exc
+                self._model = load_st_model(
+                    SentenceTransformer, self.name, threads=self.threads, setting="index.embedder"
+                )
             return self._model
 
-    def _check_local_path(self) -> None:
-        """Fail fast on a missing local path, before paying for the torch import."""
-        path = Path(self.name).expanduser()
-        looks_local = path.is_absolute() or self.name.startswith((".", "~"))
-        if looks_local and not path.exists():
-            raise OSError(
-                f"cannot load embedder model {self.name!r}: no such folder. Fix the local path"
-                " in index.embedder."
-            )
+
+def load_st_model(factory: Any, name: str, *, threads: int, setting: str) -> Any:
+    """Load a sentence-transformers model (bi- or cross-encoder) on CPU, offline-safe.
+
+    A missing local path fails before the slow torch import, and load errors name the
+    setting to fix, because on this offline machine a hub id without a local copy is the
+    usual cause.
+    """
+    path = Path(name).expanduser()
+    if (path.is_absolute() or name.startswith((".", "~"))) and not path.exists():
+        raise OSError(f"cannot load {name!r}: no such folder. Fix the local path in {setting}.")
+    import torch
+
+    log.info("loading sentence-transformers model %s", name)
+    torch.set_num_threads(threads)
+    try:
+        return factory(name, device="cpu")
+    except (OSError, ValueError) as exc:
+        raise OSError(
+            f"cannot load {name!r}: {exc}. Check {setting} (offline machines need a local copy)."
+        ) from exc

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
-
-log = logging.getLogger(__name__)
 
 
 class CrossEncoderReranker:
@@ -41,22 +37,11 @@ class CrossEncoderReranker:
 
     def _load(self) -> Any:
         if self._model is None:
-            path = Path(self.name).expanduser()
-            if (path.is_absolute() or self.name.startswith((".", "~"))) and not path.exists():
-                raise OSError(
-                    f"cannot load reranker {self.name!r}: no such folder. Fix the local path "
-                    "in index.reranker, or set it to '' to turn reranking off."
-                )
-            import torch
             from sentence_transformers import CrossEncoder
 
-            log.info("loading cross-encoder %s", self.name)
-            torch.set_num_threads(self.threads)
-            try:
-                self._model = CrossEncoder(self.name, device="cpu")
-            except (OSError, ValueError) as exc:
-                raise OSError(
-                    f"cannot load reranker {self.name!r}: {exc}. Check index.reranker "
-                    "(offline machines need a local copy)."
-                ) from exc
+            from .embedders import load_st_model
+
+            self._model = load_st_model(
+                CrossEncoder, self.name, threads=self.threads, setting="index.reranker"
+            )
         return self._model
