@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 
 from assistant import Assistant, FeedbackStore
+from assistant.redact import UI_PASSWORD_ENV, add_secret
 from index import IndexLoadError, IndexNotFoundError
 from ui.cards import esc
 from ui.chat import build_chat, message_text, wire_chat
@@ -91,7 +92,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
 def ui_auth() -> tuple[str, str] | None:
     """Basic auth when LINKRAG_UI_USER and LINKRAG_UI_PASSWORD are both set."""
-    user, password = os.environ.get("LINKRAG_UI_USER"), os.environ.get("LINKRAG_UI_PASSWORD")
+    user, password = os.environ.get("LINKRAG_UI_USER"), os.environ.get(UI_PASSWORD_ENV)
+    add_secret(password)  # masked in every log line from now on
     return (user, password) if user and password else None
 
 
