@@ -19,6 +19,7 @@ from index import IndexLoadError, IndexNotFoundError
 from ui.cards import esc
 from ui.chat import build_chat, message_text, wire_chat
 from ui.library import ChunkCounts, load_library
+from ui.ratelimit import RateLimiter
 from ui.settings_view import AnswerVariants
 from ui.style import CSS
 from ui.tabs import build_library, build_search, build_settings, filter_choices, library_views
@@ -63,6 +64,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     variants = AnswerVariants(assistant)
     feedback = FeedbackStore.in_dir(assistant.data_dir)
     counts = ChunkCounts()
+    limiter = RateLimiter(assistant.config.ui.rate_limit)  # per app, shared by chat and search
 
     def pick(mode: str | None, top_k: float | None) -> Assistant:
         return variants.get(mode, int(top_k) if top_k else None)
@@ -75,10 +77,10 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             with gr.Accordion("Settings", open=False):
                 settings = build_settings(assistant)
         with gr.Tab("Search"):
-            section, site = build_search(assistant)
+            section, site = build_search(assistant, limiter)
         with gr.Tab("Library"):
             views = build_library(assistant, counts)
-        wire_chat(pick, chatbot, box, turns, list(settings))
+        wire_chat(pick, chatbot, box, turns, list(settings), limiter)
 
         def on_load() -> tuple[Any, ...]:
             library = load_library(assistant, counts)
