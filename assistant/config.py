@@ -33,6 +33,15 @@ DEFAULT_SOURCES = [
 class ConfigError(ValueError):
     """A configuration problem, worded as one line naming the field and the fix."""
 
+    cause = (
+        "`config.yaml` or a `LINKRAG_*` override is invalid (bad YAML, an unknown key, a "
+        "value out of range), or a remote LLM has no API key."
+    )
+    fix = (
+        "Fix the key the message names (see Configuration); for the API key, export the "
+        "variable named by `answer.llm.api_key_env`."
+    )
+
 
 class LLMSettings(BaseModel):
     """The chat model of the 'openai' and 'transformers' answer modes."""

@@ -127,8 +127,9 @@ def test_cli_feedback_export(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_pure_ui_modules_do_not_import_gradio() -> None:
-    modules = "ui.render, ui.cli, ui.cards, ui.search_view, ui.library, ui.rebuild"
-    code = f"import sys, {modules}, ui.settings_view; print('gradio' in sys.modules)"
+    modules = "ui.render, ui.cli, ui.cards, ui.search_view, ui.library, ui.rebuild, ui.ratelimit"
+    modules += ", ui.settings_view, ui.errors_table"
+    code = f"import sys, {modules}; print('gradio' in sys.modules)"
     done = subprocess.run(
         [sys.executable, "-c", code],
         cwd=REPO,
