@@ -72,11 +72,8 @@ def setup(
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     build_corpus_index(tmp_path / "data", use)
     caplog.set_level(logging.DEBUG)  # every logger, every level
-    config = AppConfig(data_dir=tmp_path / "data", answer=AnswerSettings(mode="openai"))
-    config = config.model_copy(
-        update={"answer": AnswerSettings(mode="openai", llm=LLMSettings(**llm))}
-    )
-    yield path, config
+    answer = AnswerSettings(mode="openai", llm=LLMSettings(**llm))
+    yield path, AppConfig(data_dir=tmp_path / "data", answer=answer)
 
 
 def assert_clean(*texts: str) -> None:
