@@ -21,6 +21,7 @@ from assistant.config import AppConfig, load_config
 from assistant.followup import Rewrite, expand, rewrite
 from assistant.llm import AnswerEvent, LLMAnswerer, build_answerer
 from assistant.prompts import question_language, reply
+from assistant.redact import register_secrets
 from assistant.retriever import HybridRetriever, Searcher, documents_to_hits, search_hits
 from assistant.types import Answer
 from index import (
@@ -67,6 +68,7 @@ class Assistant:
 
     def __init__(self, config: AppConfig, index: SearchIndex | Searcher | None = None) -> None:
         self.config = config
+        register_secrets(config.answer.llm.api_key_env)  # masked in logs from now on
         self._lock = threading.RLock()
         self._index: Searcher | None = index
         self._embedder: Embedder | None = index.embedder if index is not None else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,10 +17,12 @@ from pydantic import (
     model_validator,
 )
 
+from assistant.redact import add_secret
 from index import IndexSettings
 from ingest import FetchSettings, IngestSettings, parse_source_spec
 
 ENV_PREFIX = "LINKRAG_"
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DEFAULT_SOURCES = [
     "list:https://github.com/liguodongiot/llm-action/blob/main/README.md",
     "list:https://github.com/BBuf/how-to-optim-algorithm-in-cuda/blob/master/"
@@ -29,6 +32,15 @@ DEFAULT_SOURCES = [
 
 class ConfigError(ValueError):
     """A configuration problem, worded as one line naming the field and the fix."""
+
+    cause = (
+        "`config.yaml` or a `LINKRAG_*` override is invalid (bad YAML, an unknown key, a "
+        "value out of range), or a remote LLM has no API key."
+    )
+    fix = (
+        "Fix the key the message names (see Configuration); for the API key, export the "
+        "variable named by `answer.llm.api_key_env`."
+    )
 
 
 class LLMSettings(BaseModel):
@@ -67,6 +79,17 @@ class LLMSettings(BaseModel):
         description="Budget of the passages in the prompt, in approximate tokens (CJK "
         "characters 1 each, English words 1.3).",
     )
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _check_key_env(cls, value: str) -> str:
+        if value and not _ENV_NAME.fullmatch(value):
+            add_secret(value)  # most likely the key itself, pasted in: never echo it
+            raise ValueError(
+                "must be the NAME of an environment variable holding the key (like "
+                "OPENAI_API_KEY), not the key itself"
+            )
+        return value
 
 
 class AbstentionSettings(BaseModel):
@@ -140,6 +163,25 @@ class AnswerSettings(BaseModel):
         return self
 
 
+class RateLimitSettings(BaseModel):
+    """Per-client limit on the web UI's questions and searches (a token bucket)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests: int = Field(
+        30,
+        ge=0,
+        le=100_000,
+        description="Questions and searches one client may make per window; 0 turns the limit off.",
+    )
+    window: float = Field(
+        60.0,
+        gt=0.0,
+        le=86_400.0,
+        description="The window in seconds; a client's allowance refills evenly over it.",
+    )
+
+
 class UISettings(BaseModel):
     """How the web UI is served."""
 
@@ -148,6 +190,9 @@ class UISettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the UI binds to; loopback by default.")
     port: int = Field(7860, ge=1, le=65535, description="Port the UI listens on.")
     concurrency: int = Field(2, ge=1, le=64, description="Requests the UI serves at once.")
+    rate_limit: RateLimitSettings = Field(
+        default_factory=RateLimitSettings, description="Per-client rate limit."
+    )
 
 
 class AppConfig(BaseModel):

@@ -40,6 +40,15 @@ ProgressFn = Callable[[int, int], None]
 class QAFileError(ValueError):
     """A QA file that cannot be read, worded as one line naming the line and the fix."""
 
+    cause = (
+        "The `linkrag eval` QA file cannot be read, a line is not a valid JSON question, "
+        "an id repeats, or the split has no questions."
+    )
+    fix = (
+        "Fix the line the message names: one JSON object per line with `question`, "
+        "`gold_urls`, `kind` and `split`."
+    )
+
 
 @dataclass(frozen=True)
 class QAItem:

@@ -35,6 +35,7 @@ from assistant.prompts import (
     question_language,
     reply,
 )
+from assistant.redact import add_secret, redact
 from assistant.types import Answer
 from index import Embedder
 
@@ -108,7 +109,7 @@ class LLMAnswerer(Runnable[AnswerInput, AnswerEvent]):
             if not "".join(parts).strip():
                 raise ValueError("the model returned an empty reply")
         except Exception as exc:  # any model failure must still end in an answer
-            logger.warning("LLM answer failed, falling back to extractive: %s", exc)
+            logger.warning("LLM answer failed, falling back to extractive: %s", redact(str(exc)))
             yield self._fall_back(input, language, exc, config)
             return
         yield self._finish("".join(parts), context, language)
@@ -157,7 +158,7 @@ def failure_reason(exc: Exception) -> str:
         return "timed out"
     if isinstance(exc, openai.APIConnectionError):
         return "cannot connect"
-    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    first_line = (redact(str(exc)).strip().splitlines() or [type(exc).__name__])[0]
     return first_line[:200]
 
 
@@ -177,6 +178,7 @@ def openai_chat_model(settings: LLMSettings, env: Mapping[str, str] | None = Non
     from langchain_openai import ChatOpenAI  # imported on use: it loads the openai client
 
     key = (os.environ if env is None else env).get(settings.api_key_env, "")
+    add_secret(key)  # the client's errors may echo it
     if not key and not _is_local(settings.base_url):
         raise ConfigError(
             f"the API key variable {settings.api_key_env} is not set; export it, or set "

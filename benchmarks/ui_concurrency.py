@@ -21,6 +21,7 @@ from pathlib import Path
 from gradio_client import Client
 
 from assistant import AppConfig, Assistant, UISettings
+from assistant.config import RateLimitSettings
 from ui.web import build_app, launch
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,8 +50,12 @@ def _assistant(data: Path | None, workdir: Path, concurrency: int | None) -> Ass
     else:
         site = REPO / "examples" / "demo" / "site"
         config = AppConfig(data_dir=workdir / "data", sources=[f"dir:{site}"])
+    # Every simulated user connects from 127.0.0.1: the per-client rate limit would refuse
+    # them as one client, so it is off here.
+    ui = UISettings(rate_limit=RateLimitSettings(requests=0))
     if concurrency:
-        config = config.model_copy(update={"ui": UISettings(concurrency=concurrency)})
+        ui = ui.model_copy(update={"concurrency": concurrency})
+    config = config.model_copy(update={"ui": ui})
     assistant = Assistant(config)
     if data is None:
         report = assistant.rebuild()

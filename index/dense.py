@@ -37,6 +37,16 @@ _TRAIN_PER_LIST = 64  # enough for stable centroids; more only slows training
 class DenseSettingsError(ValueError):
     """The dense settings cannot fit these vectors; the message names the fix."""
 
+    where = "`linkrag: error:` (as IndexBuildError), exit 2"
+    cause = (
+        "The dense index settings cannot fit these vectors, e.g. `index.pq_m` does not "
+        "divide the embedding dimension."
+    )
+    fix = (
+        "Set the named `index.*` setting as the message suggests (for `pq_m`: a divisor "
+        "of the dimension, or 0 for auto)."
+    )
+
 
 def chunk_key(chunk_id: str) -> int:
     """The FAISS id of a chunk: its hex id as a non-negative int64."""

@@ -35,13 +35,33 @@ _STALE_SECONDS = 3600  # a staging folder this old belongs to a build that died
 class IndexLoadError(Exception):
     """The index cannot be loaded; the message names the problem and the fix."""
 
+    cause = (
+        "The live index is damaged or unreadable: missing or corrupt files, or vectors "
+        "that do not match its chunks."
+    )
+    fix = (
+        "Run `linkrag index` to build a fresh version (the old one is replaced only when "
+        "the new one is complete)."
+    )
+
 
 class IndexNotFoundError(IndexLoadError):
     """No index has been built in this data directory yet."""
 
+    cause = "No index has been built in this data dir yet."
+    fix = "Run `linkrag build`; check that `data_dir` or `LINKRAG_DATA` points where you built it."
+
 
 class IndexMismatchError(IndexLoadError):
     """The index was built with settings that differ from the configuration."""
+
+    cause = (
+        "The index was built with another embedder or index format than the config now asks for."
+    )
+    fix = (
+        "Run `linkrag index --full` to rebuild for the current config, or restore the "
+        "config it was built with."
+    )
 
 
 def index_root(data_dir: Path) -> Path:

@@ -41,3 +41,12 @@ class Hit(NamedTuple):
 
 class IndexBuildError(Exception):
     """A build cannot produce an index; the message names the problem and the fix."""
+
+    cause = (
+        "An index cannot be built: the store has no article text, the embedding cache "
+        "holds vectors of mixed sizes, or the settings cannot fit."
+    )
+    fix = (
+        "Run `linkrag ingest` first, delete the cache file the message names, or change "
+        "the named setting."
+    )

@@ -17,9 +17,26 @@ import charset_normalizer
 class BodyTooLarge(Exception):
     """The (decompressed) body would exceed the size cap."""
 
+    where = "fetch ledger: `too_large`"
+    cause = "A response, after decompression, is larger than `fetch.max_bytes`."
+    fix = (
+        "Raise `fetch.max_bytes` if the page really is an article; the rest of the run is "
+        "unaffected."
+    )
+
 
 class BadEncoding(Exception):
     """The Content-Encoding is unsupported or the compressed stream is corrupt."""
+
+    where = "fetch ledger: `bad_encoding`"
+    cause = (
+        "A response uses a Content-Encoding linkrag cannot decode (such as `br`), or its "
+        "compressed stream is corrupt or truncated."
+    )
+    fix = (
+        "Run `linkrag ingest` again later (failures are refetched); a server that always "
+        "sends `br` cannot be read (see Known limits)."
+    )
 
 
 class _Inflate:

@@ -30,6 +30,15 @@ log = logging.getLogger(__name__)
 class Interrupted(Exception):
     """Raised from a fetch callback to abandon the fetches still in flight."""
 
+    where = "`linkrag: interrupted`, exit 130"
+    cause = (
+        "The ingest run was asked to stop (Ctrl-C, SIGTERM): the fetches still in flight "
+        "are abandoned."
+    )
+    fix = (
+        "Run the same command again: committed articles are kept and it continues where it stopped."
+    )
+
 
 class LinkRun:
     """State of one ingest run, and the handling of link sources."""

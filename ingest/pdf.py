@@ -16,6 +16,13 @@ _TITLE_MAX = 150  # a "first line" longer than this is a paragraph, not a title
 class PdfError(Exception):
     """A PDF that cannot be read: damaged, encrypted, or not a PDF at all."""
 
+    where = "fetch ledger: skipped as `unsupported`"
+    cause = "A fetched PDF is damaged, encrypted or not a PDF at all."
+    fix = (
+        "Nothing stops: the link is listed by `linkrag status`. To include it, save a "
+        "readable copy into a `dir:` source."
+    )
+
 
 @dataclass
 class PdfText:

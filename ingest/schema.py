@@ -62,6 +62,15 @@ DROP TABLE links_v1;
 class StoreError(RuntimeError):
     """A store this version of linkrag cannot use, worded as one line with the fix."""
 
+    cause = (
+        "The SQLite store in `data_dir` was written by a newer linkrag, or migrating an "
+        "older store failed."
+    )
+    fix = (
+        "Upgrade linkrag or use another data dir (`LINKRAG_DATA`); after a failed "
+        "migration (the store is unchanged), fix the SQLite problem named and rerun."
+    )
+
 
 def _version(conn: sqlite3.Connection) -> int | None:
     has_meta = conn.execute(

@@ -50,6 +50,15 @@ _MOJIBAKE = re.compile(
 class SourceError(ValueError):
     """A source spec that cannot be used, worded as one line with the fix."""
 
+    cause = (
+        "A source in `sources` or `--source` is malformed, or its reading list, URL list "
+        "or folder cannot be read."
+    )
+    fix = (
+        "Write `kind:location` with kind `list:`, `urls:`, `warc:` or `dir:`; check that "
+        "the path exists or the URL answers."
+    )
+
 
 def parse_source_spec(spec: str) -> SourceSpec:
     """Parse `kind:location` ("list:", "urls:", "warc:", "dir:"), or guess the kind.

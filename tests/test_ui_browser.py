@@ -153,3 +153,92 @@ def test_phone_width_fits_without_sideways_scrolling(
     page.screenshot(path=str(ARTIFACTS / "chat-phone.png"), full_page=True)
     assert width <= 390 + 2, f"the page is {width}px wide at a 390px viewport"
     page.close()
+
+
+# Elements and attributes no article text may ever create in the page.
+_INJECTED = """() => {
+  const app = document.querySelector('gradio-app') || document.body;
+  const bad = [];
+  for (const el of app.querySelectorAll('*')) {
+    for (const attr of el.getAttributeNames()) {
+      const value = (el.getAttribute(attr) || '').trim().toLowerCase();
+      if (attr.startsWith('on')) bad.push(el.tagName + '[' + attr + ']');
+      if (['href', 'src', 'data', 'action', 'formaction'].includes(attr)
+          && value.startsWith('javascript:')) bad.push(el.tagName + '[' + attr + '=' + value + ']');
+    }
+  }
+  // What linkrag renders (Gradio's own icons are SVGs around it).
+  const scoped = '.lr-answer, .lr-hits, .lr-list, .lr-kind';
+  const tags = 'script, img, svg, iframe, object, embed, math, style, link, meta, form';
+  for (const root of document.querySelectorAll(scoped)) {
+    for (const el of root.querySelectorAll(tags)) {
+      bad.push('injected <' + el.tagName.toLowerCase() + '>');
+    }
+  }
+  return bad;
+}"""
+
+
+@pytest.fixture(scope="module")
+def hostile_url(
+    browser: Any, tmp_path_factory: pytest.TempPathFactory, use: Embedder
+) -> Iterator[str]:
+    from xss_corpus import hostile_data_dir
+
+    from ui.web import build_app, launch
+
+    app = build_app(Assistant(hostile_data_dir(tmp_path_factory.mktemp("xss"))))
+    launch(app, port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        yield app.local_url
+    finally:
+        app.close()
+
+
+def test_hostile_article_text_is_inert_in_chat_cards_search_and_library(
+    browser: Any, hostile_url: str
+) -> None:
+    from xss_corpus import PAYLOADS, QUESTION, SEARCH
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    dialogs: list[str] = []
+    fetched_x: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("request", lambda r: fetched_x.append(r.url) if r.url.endswith("/x") else None)
+    page.goto(hostile_url)
+    box = page.locator("#lr-ask textarea")
+    box.wait_for(timeout=30_000)
+    for n, question in enumerate((QUESTION, "How do I bake sourdough bread?")):  # + abstention
+        box.fill(question)
+        box.press("Enter")
+        page.locator("#lr-chat .lr-answer:not(.lr-streaming)").nth(n).wait_for(timeout=60_000)
+    shown = {"chat": page.locator("#lr-chat").inner_text()}
+
+    page.get_by_role("tab", name="Search").click()
+    query = page.locator("#lr-query textarea")
+    query.fill(SEARCH)
+    query.press("Enter")
+    page.locator("#lr-results .lr-hit").first.wait_for(timeout=30_000)
+    shown["search"] = page.locator("#lr-results").inner_text()
+
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#lr-articles .lr-list").first.wait_for(timeout=30_000)
+    for summary in page.locator("#lr-failures summary").all():
+        summary.click()
+    shown["library"] = page.locator("#lr-articles").inner_text()
+    shown["failures"] = page.locator("#lr-failures").inner_text()
+    page.wait_for_timeout(500)  # let any onerror/onload/ontoggle that was injected fire
+    page.screenshot(path=str(ARTIFACTS / "xss-library.png"), full_page=True)
+
+    assert page.evaluate("() => window.__xss") is None
+    assert dialogs == [] and fetched_x == []
+    assert page.evaluate(_INJECTED) == []
+    # ... and the payloads were there all along, as text a reader can see.
+    assert page.locator("#lr-chat .lr-card").count() >= 1
+    for view in ("chat", "search", "library"):  # a blank line did not turn it into Markdown
+        assert "[blank-line link](javascript:window.__xss=19)" in shown[view]
+    assert PAYLOADS[0] in shown["chat"] and PAYLOADS[1] in shown["chat"]
+    assert PAYLOADS[3] in shown["search"]
+    assert "KV cache notes " + PAYLOADS[0] in shown["library"]
+    assert PAYLOADS[2] in shown["failures"]
+    page.close()

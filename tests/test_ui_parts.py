@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from conftest import LoopbackServer, Route
 
-from assistant import AppConfig, Assistant, Feedback, FeedbackStore
+from assistant import AnswerSettings, AppConfig, Assistant, Feedback, FeedbackStore, LLMSettings
 from ui.cli import main
 from ui.rebuild import Progress, RebuildJob, progress_html
 from ui.settings_view import OFFLINE, AnswerVariants, answer_modes, llm_status, settings_html
@@ -69,14 +69,17 @@ def test_llm_status_is_offline_without_an_endpoint_and_never_shows_the_key(
     assert "extractive" in answer_modes()
     server: LoopbackServer = loopback_server({"/v1/models": Route(b"{}", "application/json")})
     monkeypatch.setenv("MY_KEY", "sk-secret-value")
-    llm = SimpleNamespace(base_url=server.url("/v1"), model="qwen", api_key_env="MY_KEY")
-    fake = SimpleNamespace(answer=SimpleNamespace(mode="openai", top_k=6), llm=llm)
-    status = llm_status(fake)  # type: ignore[arg-type]  # a config from a newer branch
-    assert status.reachable is True and "qwen" in status.label
-    html = settings_html(fake, status)  # type: ignore[arg-type]
+    llm = LLMSettings(base_url=server.url("/v1"), model="qwen", api_key_env="MY_KEY")
+    config = AppConfig(answer=AnswerSettings(mode="openai", llm=llm))
+    status = llm_status(config)
+    assert status.reachable is True and "qwen" in status.label and "127.0.0.1" in status.label
+    html = settings_html(config, status)
     assert "sk-secret" not in html and "$MY_KEY (set)" in html and "reachable" in html
-    llm.base_url = "http://127.0.0.1:9/v1"  # nothing listens on the discard port
-    assert llm_status(fake).reachable is False  # type: ignore[arg-type]
+    dead = llm.model_copy(update={"base_url": "http://127.0.0.1:9/v1"})  # the discard port
+    down = AppConfig(answer=AnswerSettings(mode="openai", llm=dead))
+    assert llm_status(down).reachable is False
+    unset = AppConfig(answer=AnswerSettings(mode="openai"))
+    assert "api.openai.com" in llm_status(unset, probe=False).label  # base_url unset: OpenAI
 
 
 def test_answer_variants_share_the_index_and_follow_a_swap(tmp_path: Path) -> None:
@@ -124,8 +127,9 @@ def test_cli_feedback_export(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_pure_ui_modules_do_not_import_gradio() -> None:
-    modules = "ui.render, ui.cli, ui.cards, ui.search_view, ui.library, ui.rebuild"
-    code = f"import sys, {modules}, ui.settings_view; print('gradio' in sys.modules)"
+    modules = "ui.render, ui.cli, ui.cards, ui.search_view, ui.library, ui.rebuild, ui.ratelimit"
+    modules += ", ui.settings_view, ui.errors_table"
+    code = f"import sys, {modules}; print('gradio' in sys.modules)"
     done = subprocess.run(
         [sys.executable, "-c", code],
         cwd=REPO,

@@ -20,6 +20,7 @@ from assistant.citations import text_fragment
 from index import Hit
 
 _MARKER = re.compile(r"\[(\d+)\]")
+_BREAKS = re.compile(r"[\r\n]+")
 _NEAREST = 5  # articles shown when an answer abstains
 UNSUPPORTED_TITLE = "No cited passage supports this sentence"
 
@@ -150,12 +151,21 @@ def answer_html(answer: Answer, anchor: str = "lr-src") -> str:
     ]
     if cards:
         parts.append(f'<div class="lr-sources">{"".join(cards)}</div>')
-    return f'<div class="lr-answer">{"".join(parts)}</div>'
+    return one_block(f'<div class="lr-answer">{"".join(parts)}</div>')
 
 
 def streaming_html(text: str) -> str:
     """A partial answer while it streams: escaped text, markers not linked yet."""
-    return f'<div class="lr-answer lr-streaming"><p>{esc(text)}</p></div>'
+    return one_block(f'<div class="lr-answer lr-streaming"><p>{esc(text)}</p></div>')
+
+
+def one_block(html: str) -> str:
+    """HTML for the chat with no line breaks left (they are <br> or spaces now).
+
+    The chat renders Markdown, where a blank line ends an HTML block: text after one (a
+    title or streamed model text with "\n\n[x](javascript:...)") would become Markdown.
+    """
+    return _BREAKS.sub(" ", html.replace("\n\n", "<br><br>")) if "\n" in html else html
 
 
 def citations_json(answer: Answer) -> list[dict[str, object]]:

@@ -17,6 +17,7 @@ from assistant import Answer, Assistant, Feedback, FeedbackStore
 from assistant.prompts import question_language, reply
 from index import IndexLoadError, IndexNotFoundError
 from ui.cards import answer_html, citations_json, esc, streaming_html
+from ui.ratelimit import RateLimiter, client_of
 
 logger = logging.getLogger(__name__)
 
@@ -124,30 +125,52 @@ def build_chat(pick: PickFn, feedback: FeedbackStore) -> tuple[gr.Chatbot, gr.Te
     return chatbot, box, turns
 
 
+def refused(question: str, prior: list[Message], turns: Turns, text: str) -> Outputs:
+    """The question and a one-line refusal in the chat (no answer, nothing to rate)."""
+    reply_html = f'<div class="lr-refused"><p>{esc(text)}</p></div>'
+    chat = [*prior, {"role": "user", "content": question}]
+    return "", [*chat, {"role": "assistant", "content": reply_html}], turns
+
+
 def wire_chat(
     pick: PickFn,
     chatbot: gr.Chatbot,
     box: gr.Textbox,
     turns: gr.State,
     settings: list[gr.components.Component],
+    limiter: RateLimiter,
 ) -> None:
     """Submit and retry, once the settings components (answer mode, top-k) exist."""
 
+    def turn(
+        question: str, prior: list[Message], state: Turns, mode: Any, k: Any, request: Any
+    ) -> Iterator[Outputs]:
+        wait = limiter.wait(client_of(request))
+        if wait:
+            yield refused(question, prior, state, limiter.refusal(wait))
+            return
+        yield from _turn(pick, question, prior, state, mode, k)
+
     def respond(
-        message: str, chat: list[Message], state: Turns, mode: Any, k: Any
+        message: str, chat: list[Message], state: Turns, mode: Any, k: Any, request: gr.Request
     ) -> Iterator[Outputs]:
         prior = list(chat or [])
         if not message.strip():
             yield "", prior, state
             return
-        yield from _turn(pick, message, prior, state or {}, mode, k)
+        yield from turn(message, prior, state or {}, mode, k, request)
 
     def retry(
-        data: gr.RetryData, chat: list[Message], state: Turns, mode: Any, k: Any
+        data: gr.RetryData,
+        chat: list[Message],
+        state: Turns,
+        mode: Any,
+        k: Any,
+        request: gr.Request,
     ) -> Iterator[Outputs]:
         at = _position(data.index)
         question = message_text(chat[at].get("content"))
-        yield from _turn(pick, question, list(chat[:at]), state or {}, mode, k)
+        yield from turn(question, list(chat[:at]), state or {}, mode, k, request)
 
     inputs = [box, chatbot, turns, *settings]
     box.submit(respond, inputs, [box, chatbot, turns], api_name="chat")

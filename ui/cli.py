@@ -20,6 +20,7 @@ from assistant.evaluation import (
     DEFAULT_K,
     QAFileError,
 )
+from assistant.redact import one_line, redact
 from index import IndexBuildError, IndexMismatchError, IndexNotFoundError
 from index.search import SEARCH_MODES
 from ingest import SourceError
@@ -155,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _fail(exc: BaseException, code: int, debug: bool) -> int:
     if debug:
-        traceback.print_exception(exc, file=sys.stderr)
-    message = " ".join(str(exc).split()) or type(exc).__name__
+        print(redact("".join(traceback.format_exception(exc))), end="", file=sys.stderr)
+    message = one_line(exc)
     if code == 1 and not isinstance(exc, OSError | ValueError | RuntimeError):
         message = f"{type(exc).__name__}: {message}"
     print(f"linkrag: error: {message}", file=sys.stderr)

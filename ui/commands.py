@@ -25,6 +25,12 @@ from ui.render import answer_markdown, snippet
 class UsageError(Exception):
     """A bad command line, reported with exit code 2."""
 
+    cause = (
+        "A bad command line: an unknown option, a missing argument, `-k` below 1, a "
+        "`--site` that is no host, or an `--out` folder that does not exist."
+    )
+    fix = "Follow the message; `linkrag --help` and `linkrag COMMAND --help` list the options."
+
 
 def _queries(given: str | None) -> Iterator[str]:
     """The positional query, or one query per non-blank stdin line (batch mode)."""

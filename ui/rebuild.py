@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from assistant.redact import one_line
 from ui.cards import esc
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class RebuildJob:
             summary = self._run(self._progress)
         except Exception as exc:  # the thread's edge: the UI shows one line, the log the rest
             logger.exception("rebuild failed")
-            error = " ".join(str(exc).split()) or type(exc).__name__
+            error = one_line(exc)
         with self._lock:
             self._state = replace(
                 self._state, running=False, finished=self._clock(), summary=summary, error=error

@@ -1,8 +1,7 @@
 """The Settings panel: answer mode, top-k, and whether an LLM endpoint is configured and up.
 
-No Gradio import. LLM settings are read with getattr, because the fields may not exist
-in this version of the config (then answers are extractive and offline). The API key is
-never shown: only the name of the variable that holds it, and whether it is set.
+No Gradio import. The API key is never shown: only the name of the variable that holds
+it, and whether it is set.
 """
 
 from __future__ import annotations
@@ -10,7 +9,8 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, get_args
+from pathlib import Path
+from typing import get_args
 
 import httpx
 
@@ -19,6 +19,7 @@ from index import IndexLoadError
 from ui.cards import esc, site_of
 
 OFFLINE = "extractive (offline)"
+OPENAI_URL = "https://api.openai.com/v1"  # where ChatOpenAI goes when base_url is unset
 _PROBE_TIMEOUT = 2.0
 
 
@@ -35,27 +36,22 @@ class LLMStatus:
     detail: str = ""
 
 
-def _llm_fields(config: AppConfig) -> dict[str, Any]:
-    """base_url, model and api_key_env from `answer` or an `llm` section, whichever has them."""
-    found: dict[str, Any] = {}
-    for section in (getattr(config, "llm", None), config.answer):
-        for name in ("base_url", "model", "api_key_env"):
-            value = getattr(section, name, None) if section is not None else None
-            if value and name not in found:
-                found[name] = value
-    return found
-
-
 def llm_status(config: AppConfig, probe: bool = True) -> LLMStatus:
-    """Offline, or the endpoint's model and whether `GET base_url/models` answers."""
-    fields = _llm_fields(config)
-    base_url = str(fields.get("base_url") or "")
-    if config.answer.mode == "extractive" or not base_url:
+    """Offline, a local model, or the endpoint's model and whether `GET /models` answers.
+
+    The probe sends no key, and the key itself is never shown: only the name of the
+    variable holding it and whether it is set.
+    """
+    answer = config.answer
+    llm = answer.llm
+    if answer.mode == "extractive":
         return LLMStatus(OFFLINE, None)
-    label = f"{config.answer.mode} · {fields.get('model', '?')} at {site_of(base_url)}"
-    key_env = str(fields.get("api_key_env") or "")
-    key = f"key from ${key_env} ({'set' if os.environ.get(key_env) else 'not set'})"
-    detail = key if key_env else "no API key configured"
+    if answer.mode == "transformers":
+        return LLMStatus(f"transformers · {Path(llm.model_path or '').name}", None)
+    base_url = llm.base_url or OPENAI_URL
+    label = f"{answer.mode} · {llm.model} at {site_of(base_url)}"
+    state = "set" if os.environ.get(llm.api_key_env) else "not set"
+    detail = f"key from ${llm.api_key_env} ({state})" if llm.api_key_env else ""
     if not probe:
         return LLMStatus(label, None, detail)
     try:

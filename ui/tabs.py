@@ -17,6 +17,7 @@ from assistant.prompts import question_language, reply
 from index import IndexLoadError, IndexNotFoundError
 from ui.cards import esc
 from ui.library import ChunkCounts, Library, articles_html, failures_html, load_library, status_html
+from ui.ratelimit import RateLimiter, client_of
 from ui.rebuild import REFUSED, RebuildJob, progress_html
 from ui.search_view import ANY, filtered_search, hits_html
 from ui.settings_view import answer_modes, llm_status, settings_html
@@ -26,7 +27,7 @@ def _choices(values: list[str]) -> list[str]:
     return [ANY, *values]
 
 
-def build_search(assistant: Assistant) -> tuple[gr.Dropdown, gr.Dropdown]:
+def build_search(assistant: Assistant, limiter: RateLimiter) -> tuple[gr.Dropdown, gr.Dropdown]:
     """Query, k and filters → ranked, highlighted passages; returns the two filters."""
     with gr.Row():
         query = gr.Textbox(
@@ -42,7 +43,16 @@ def build_search(assistant: Assistant) -> tuple[gr.Dropdown, gr.Dropdown]:
         site = gr.Dropdown(_choices([]), value=ANY, label="site", scale=1, allow_custom_value=True)
     results = gr.HTML(elem_id="lr-results")
 
-    def search(text: str, count: float, in_section: str | None, on_site: str | None) -> str:
+    def search(
+        text: str,
+        count: float,
+        in_section: str | None,
+        on_site: str | None,
+        request: gr.Request,
+    ) -> str:
+        wait = limiter.wait(client_of(request))
+        if wait:
+            return f'<p class="lr-empty lr-refused">{esc(limiter.refusal(wait))}</p>'
         try:
             hits = filtered_search(
                 assistant.search, text, int(count), in_section or ANY, on_site or ANY

@@ -14,10 +14,12 @@ from typing import Any
 import gradio as gr
 
 from assistant import Assistant, FeedbackStore
+from assistant.redact import UI_PASSWORD_ENV, add_secret
 from index import IndexLoadError, IndexNotFoundError
 from ui.cards import esc
 from ui.chat import build_chat, message_text, wire_chat
 from ui.library import ChunkCounts, load_library
+from ui.ratelimit import RateLimiter
 from ui.settings_view import AnswerVariants
 from ui.style import CSS
 from ui.tabs import build_library, build_search, build_settings, filter_choices, library_views
@@ -62,6 +64,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     variants = AnswerVariants(assistant)
     feedback = FeedbackStore.in_dir(assistant.data_dir)
     counts = ChunkCounts()
+    limiter = RateLimiter(assistant.config.ui.rate_limit)  # per app, shared by chat and search
 
     def pick(mode: str | None, top_k: float | None) -> Assistant:
         return variants.get(mode, int(top_k) if top_k else None)
@@ -74,10 +77,10 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             with gr.Accordion("Settings", open=False):
                 settings = build_settings(assistant)
         with gr.Tab("Search"):
-            section, site = build_search(assistant)
+            section, site = build_search(assistant, limiter)
         with gr.Tab("Library"):
             views = build_library(assistant, counts)
-        wire_chat(pick, chatbot, box, turns, list(settings))
+        wire_chat(pick, chatbot, box, turns, list(settings), limiter)
 
         def on_load() -> tuple[Any, ...]:
             library = load_library(assistant, counts)
@@ -91,7 +94,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
 def ui_auth() -> tuple[str, str] | None:
     """Basic auth when LINKRAG_UI_USER and LINKRAG_UI_PASSWORD are both set."""
-    user, password = os.environ.get("LINKRAG_UI_USER"), os.environ.get("LINKRAG_UI_PASSWORD")
+    user, password = os.environ.get("LINKRAG_UI_USER"), os.environ.get(UI_PASSWORD_ENV)
+    add_secret(password)  # masked in every log line from now on
     return (user, password) if user and password else None
 
 
