@@ -1,4 +1,5 @@
-"""Live HTTP fetching with httpx: the only module of linkrag that touches the network.
+"""Live HTTP fetching with httpx: with its socket layer ingest/fetch_net.py, the only code of
+linkrag that touches the network.
 
 Every per-URL problem becomes a FetchResult with `error` and `error_kind`; nothing here
 raises for a bad URL, a refusing server or a slow host, so one link never sinks a batch.
@@ -13,7 +14,6 @@ import asyncio
 import concurrent.futures
 import ipaddress
 import logging
-import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from ingest.body import BadEncoding, BodyTooLarge, BoundedBody, decode_body
+from ingest.fetch_net import Refused, guarded_transport
 from ingest.fetch_support import (
     HostState,
     Reply,
@@ -56,13 +57,6 @@ class _Failure(Exception):
         self.kind, self.message, self.final = kind, message, final
 
 
-async def _resolve(host: str, port: int) -> list[str]:
-    """The addresses `host` resolves to (tests may monkeypatch this)."""
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
-
-
 class Fetcher:
     """Fetches URLs concurrently within the limits of FetchSettings; use as `async with`."""
 
@@ -79,6 +73,18 @@ class Fetcher:
 
     async def __aenter__(self) -> Fetcher:
         timeout = self.settings.timeout
+        # Our semaphores already bound the requests; a pool sized to match keeps
+        # httpcore's per-request scan over idle connections short.
+        limits = httpx.Limits(
+            max_connections=self.settings.concurrency,
+            max_keepalive_connections=self.settings.concurrency,
+        )
+        transport = self._transport or guarded_transport(
+            limits,
+            allow_loopback=self.settings.allow_loopback,
+            allow_private=self.settings.allow_private,
+            dns_timeout=timeout,
+        )
         self._client = httpx.AsyncClient(
             follow_redirects=False,  # redirects are followed by hand so every hop is guarded
             timeout=httpx.Timeout(timeout, connect=timeout),
@@ -88,13 +94,7 @@ class Fetcher:
                 # Only what BoundedBody can inflate within the size cap.
                 "Accept-Encoding": "gzip, deflate",
             },
-            transport=self._transport,
-            # Our semaphores already bound the requests; a pool sized to match keeps
-            # httpcore's per-request scan over idle connections short.
-            limits=httpx.Limits(
-                max_connections=self.settings.concurrency,
-                max_keepalive_connections=self.settings.concurrency,
-            ),
+            transport=transport,
             trust_env=False,  # a proxy from the environment would bypass the address guard
         )
         return self
@@ -175,7 +175,7 @@ class Fetcher:
             if current in seen:
                 raise _Failure("redirect_loop", f"redirect loop back to {current}", current)
             seen.add(current)
-            await self._check(current)
+            self._check(current)
             if self.settings.robots:
                 await self._obey_robots(_robots_subject(current))
             reply = await self._send(current, headers, self.settings.max_bytes, check_type=True)
@@ -186,39 +186,24 @@ class Fetcher:
         limit = self.settings.max_redirects
         raise _Failure("too_many_redirects", f"more than {limit} redirects from {target}", current)
 
-    async def _check(self, url: str) -> None:
-        """Refuse bad URLs and hosts resolving to internal addresses (SSRF guard)."""
+    def _check(self, url: str) -> None:
+        """Refuse bad URLs and internal IP literals before any request; hostnames are
+        checked where they are connected to (ingest/fetch_net.py), after their one lookup."""
         problem = url_problem(url)
         if problem is not None:
             raise _Failure("bad_url", problem, url)
-        parts = urlsplit(url)
-        host = parts.hostname or ""
+        host = urlsplit(url).hostname or ""
         try:
-            addresses = [str(ipaddress.ip_address(host))]
+            address = str(ipaddress.ip_address(host))
         except ValueError:
-            addresses = await self._lookup(url, host, parts.port or 443)
-        for address in addresses:
-            problem = address_problem(
-                address,
-                allow_loopback=self.settings.allow_loopback,
-                allow_private=self.settings.allow_private,
-            )
-            if problem is not None:
-                message = f"refused {url}: {host} resolves to {address}, {problem}"
-                raise _Failure("blocked_address", message, url)
-
-    async def _lookup(self, url: str, host: str, port: int) -> list[str]:
-        # RFC 6761: ".invalid" never resolves, so no resolver is asked.
-        if host == "invalid" or host.endswith(".invalid"):
-            raise _Failure("dns_error", f"cannot resolve host {host} (reserved .invalid)", url)
-        try:
-            async with asyncio.timeout(self.settings.timeout):
-                addresses = await _resolve(host, port)
-        except (OSError, UnicodeError, TimeoutError) as exc:
-            raise _Failure("dns_error", f"cannot resolve host {host}: {exc}", url) from exc
-        if not addresses:
-            raise _Failure("dns_error", f"host {host} has no address", url)
-        return addresses
+            return
+        problem = address_problem(
+            address,
+            allow_loopback=self.settings.allow_loopback,
+            allow_private=self.settings.allow_private,
+        )
+        if problem is not None:
+            raise _Failure("blocked_address", f"refused {url}: {host} is {problem}", url)
 
     def _host(self, url: str) -> HostState:
         key = origin(url)
@@ -239,16 +224,24 @@ class Fetcher:
         host = self._host(url)
         async with host.slots, self._all:
             await host.pace()
-            async with self._client.stream("GET", url, headers=headers) as response:
-                reply = Reply(url, response.status_code, response.headers)
-                if not 200 <= reply.status < 300:
-                    return reply
-                content_type = reply.headers.get("content-type", "")
-                if check_type and not accepted_type(content_type, self.settings.accept_types):
-                    message = f"{url} is {media_type(content_type)}, not an accepted type"
-                    raise _Failure("unsupported_type", message, url)
-                reply.body = await _read(response, url, limit)
-                return reply
+            try:
+                async with self._client.stream("GET", url, headers=headers) as response:
+                    return await self._reply(response, url, limit, check_type=check_type)
+            except Refused as exc:  # the connection's address check (SSRF) or its DNS lookup
+                raise _Failure(exc.kind, f"refused {url}: {exc.message}", url) from exc
+
+    async def _reply(
+        self, response: httpx.Response, url: str, limit: int, *, check_type: bool
+    ) -> Reply:
+        reply = Reply(url, response.status_code, response.headers)
+        if not 200 <= reply.status < 300:
+            return reply
+        content_type = reply.headers.get("content-type", "")
+        if check_type and not accepted_type(content_type, self.settings.accept_types):
+            message = f"{url} is {media_type(content_type)}, not an accepted type"
+            raise _Failure("unsupported_type", message, url)
+        reply.body = await _read(response, url, limit)
+        return reply
 
     async def _obey_robots(self, url: str) -> None:
         key = origin(url)
@@ -268,7 +261,7 @@ class Fetcher:
         current = robots_url(url)
         try:
             for _ in range(5):  # RFC 9309: follow at least five redirects
-                await self._check(current)
+                self._check(current)
                 reply = await self._send(current, {}, MAX_ROBOTS_BYTES, check_type=False)
                 location = reply.headers.get("location")
                 if reply.status not in (301, 302, 303, 307, 308) or not location:
