@@ -4,6 +4,7 @@ linkrag that touches the network.
 Every per-URL problem becomes a FetchResult with `error` and `error_kind`; nothing here
 raises for a bad URL, a refusing server or a slow host, so one link never sinks a batch.
 error_kind values: bad_url, blocked_address, dns_error, tls_error, connect_error, timeout,
+connection_reset, truncated_body (shorter than its Content-Length, or a cut gzip stream),
 network_error, robots, http_<status>, too_large, bad_encoding, too_many_redirects,
 redirect_loop, unsupported_type, empty.
 """
@@ -21,7 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from ingest.body import BadEncoding, BodyTooLarge, BoundedBody, decode_body
+from ingest.body import BadEncoding, BodyTooLarge, BoundedBody, TruncatedStream, decode_body
 from ingest.fetch_net import Refused, guarded_transport
 from ingest.fetch_support import (
     HostState,
@@ -31,6 +32,7 @@ from ingest.fetch_support import (
     is_tls_error,
     media_type,
     reply_result,
+    transport_failure,
 )
 from ingest.robots import ALLOW_ALL, MAX_ROBOTS_BYTES, RobotsRules, origin, robots_url
 from ingest.settings import FetchSettings
@@ -45,8 +47,12 @@ T = TypeVar("T")
 ResultFn = Callable[[FetchResult], None]
 Validators = Mapping[str, tuple[str | None, str | None]]  # url -> (ETag, Last-Modified)
 
-_RETRY_KINDS = frozenset({"timeout", "connect_error", "network_error"})
-_DEADLINE_FACTOR = 4  # a whole attempt may take this many timeouts (slow-drip servers)
+# Faults of the connection, not of the page: another attempt may well succeed.
+_RETRY_KINDS = frozenset(
+    {"timeout", "connect_error", "network_error", "connection_reset", "truncated_body"}
+)
+_GARBLED_START = ("illegal status line", "illegal request line")  # h11's words
+_DEADLINE_FACTOR = 4  # one request may take this many timeouts (slow-drip servers)
 
 
 class _Failure(Exception):
@@ -147,10 +153,8 @@ class Fetcher:
     async def _attempt(
         self, url: str, target: str, headers: dict[str, str]
     ) -> tuple[FetchResult, float | None]:
-        deadline = self.settings.timeout * _DEADLINE_FACTOR
         try:
-            async with asyncio.timeout(deadline):
-                reply = await self._follow(target, headers)
+            reply = await self._follow(target, headers)
         except _Failure as exc:
             return _failure(url, exc.final or target, exc.message, exc.kind), None
         except (TimeoutError, httpx.TimeoutException):
@@ -164,8 +168,8 @@ class Fetcher:
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             return _failure(url, target, f"bad URL {target}: {exc}", "bad_url"), None
         except httpx.HTTPError as exc:
-            kind = "tls_error" if is_tls_error(exc) else "network_error"
-            return _failure(url, target, f"network error on {target}: {exc}", kind), None
+            kind, message = transport_failure(exc, target)
+            return _failure(url, target, message, kind), None
         return reply_result(url, reply)
 
     async def _follow(self, target: str, headers: dict[str, str]) -> Reply:
@@ -224,11 +228,30 @@ class Fetcher:
         host = self._host(url)
         async with host.slots, self._all:
             await host.pace()
+            # The deadline starts once the request has its slot: time queued behind other
+            # URLs (thousands, paced per host) is not this URL's slowness.
+            try:
+                async with asyncio.timeout(self.settings.timeout * _DEADLINE_FACTOR):
+                    return await self._get(url, headers, limit, check_type=check_type)
+            except Refused as exc:  # the connection's address check (SSRF) or its DNS lookup
+                raise _Failure(exc.kind, f"refused {url}: {exc.message}", url) from exc
+
+    async def _get(
+        self, url: str, headers: dict[str, str], limit: int, *, check_type: bool
+    ) -> Reply:
+        assert self._client is not None, "use Fetcher as `async with Fetcher(...)`"
+        for again in (False, True):
             try:
                 async with self._client.stream("GET", url, headers=headers) as response:
                     return await self._reply(response, url, limit, check_type=check_type)
-            except Refused as exc:  # the connection's address check (SSRF) or its DNS lookup
-                raise _Failure(exc.kind, f"refused {url}: {exc.message}", url) from exc
+            except httpx.RemoteProtocolError as exc:
+                # A body longer than its Content-Length leaves its surplus in the kept-alive
+                # connection, and httpcore reads it as the next reply's status line: the
+                # next URL of that host fails for another's fault. The broken connection is
+                # closed by now, so once the request goes again on a fresh one.
+                if again or not any(sign in str(exc) for sign in _GARBLED_START):
+                    raise
+        raise AssertionError("unreachable: the second try returns or raises")
 
     async def _reply(
         self, response: httpx.Response, url: str, limit: int, *, check_type: bool
@@ -286,6 +309,8 @@ async def _read(response: httpx.Response, url: str, limit: int) -> bytes:
         return body.finish()
     except BodyTooLarge as exc:
         raise _Failure("too_large", f"{url}: {exc}", url) from exc
+    except TruncatedStream as exc:
+        raise _Failure("truncated_body", f"{url} was cut short: {exc}", url) from exc
     except BadEncoding as exc:
         raise _Failure("bad_encoding", f"{url}: {exc}", url) from exc
 
@@ -301,23 +326,27 @@ async def fetch_all(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     validators: Validators | None = None,
+    keep: bool = True,
 ) -> list[FetchResult]:
     """Fetch every URL (bounded concurrency); `on_result` sees each result as it lands.
 
     `validators` maps a URL to its stored (ETag, Last-Modified): those URLs are fetched
     with a conditional GET, and an unchanged one comes back with status 304.
+    With `keep=False` the results go only to `on_result` and an empty list is returned,
+    so a long run holds no body once it is handled (memory stays flat over thousands).
     """
     known = validators or {}
     async with Fetcher(settings, transport=transport) as fetcher:
 
-        async def one(url: str) -> FetchResult:
+        async def one(url: str) -> FetchResult | None:
             etag, last_modified = known.get(url, (None, None))
             result = await fetcher.fetch(url, etag=etag, last_modified=last_modified)
             if on_result is not None:
                 on_result(result)
-            return result
+            return result if keep else None
 
-        return list(await asyncio.gather(*(one(url) for url in urls)))
+        done = await asyncio.gather(*(one(url) for url in urls))
+        return [result for result in done if result is not None]
 
 
 def run_sync(make: Callable[[], Awaitable[T]]) -> T:
@@ -340,9 +369,10 @@ def fetch_urls(
     on_result: ResultFn | None = None,
     *,
     validators: Validators | None = None,
+    keep: bool = True,
 ) -> list[FetchResult]:
     """Blocking wrapper of `fetch_all` for sync callers (pipeline, CLI)."""
-    return run_sync(lambda: fetch_all(urls, settings, on_result, validators=validators))
+    return run_sync(lambda: fetch_all(urls, settings, on_result, validators=validators, keep=keep))
 
 
 def _robots_subject(url: str) -> str:
