@@ -147,8 +147,20 @@ def _figures(
         "recorded": dict(recorded.most_common()),
         "source_errors": errors,
         "wall_s": round(wall, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_mb": _peak_rss_mb(),
     }
+
+
+def _peak_rss_mb() -> int:
+    """This process's peak RSS. VmHWM belongs to the process's own memory map, whereas
+    ru_maxrss keeps the high-water mark of the parent it was forked from across exec (a
+    test runner that loaded models would show its size here)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def main() -> int:
