@@ -3,7 +3,10 @@ reached, by name, by odd IPv4 spellings, by DNS rebinding, and only config allow
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import ssl
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -101,3 +104,34 @@ def test_redirects_to_internal_names_are_refused(
     assert result.error_kind == "blocked_address"
     assert result.final_url == "http://metadata.example/latest/"
     assert server.hits == {"/go": 1}
+
+
+def test_tls_to_the_pinned_address_still_sends_the_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Connecting to the checked IP must not cost HTTPS its SNI (and certificate check by
+    name): a loopback TLS listener records the server name the client sends."""
+    names: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)  # no certificate: handshake then fails
+
+    def record(sock: ssl.SSLObject | ssl.SSLSocket, name: str | None, ctx: ssl.SSLContext) -> None:
+        names.append(name)
+
+    context.sni_callback = record
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with conn, contextlib.suppress(ssl.SSLError, OSError):
+                context.wrap_socket(conn, server_side=True)
+
+        threading.Thread(target=serve, daemon=True).start()
+
+        async def pinned(host: str, port: int) -> list[str]:
+            return ["127.0.0.1"]
+
+        monkeypatch.setattr(ingest.fetch_net, "resolve", pinned)
+        url = f"https://pinned.example:{listener.getsockname()[1]}/x"
+        (result,) = fetch_urls([url], FetchSettings(**FAST, allow_loopback=True))
+    assert result.error_kind == "tls_error"  # no certificate here, as expected
+    assert names == ["pinned.example"]
