@@ -64,7 +64,11 @@ class _Failure(Exception):
 
 
 class Fetcher:
-    """Fetches URLs concurrently within the limits of FetchSettings; use as `async with`."""
+    """Fetches URLs concurrently within the limits of FetchSettings; use as `async with`.
+
+    A `transport` given here replaces the guarded one of ingest/fetch_net.py, and with it
+    the connect-time address check of hostnames (IP literals are still refused).
+    """
 
     def __init__(
         self, settings: FetchSettings, *, transport: httpx.AsyncBaseTransport | None = None

@@ -100,7 +100,10 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, backend: _GuardedBackend, limits: httpx.Limits) -> None:
         super().__init__(limits=limits, trust_env=False)
         # Same pool as httpx builds, with the guarded backend; no proxy can be configured
-        # (a proxy would resolve and connect where the guard cannot see).
+        # (a proxy would resolve and connect where the guard cannot see). Should httpx
+        # rename its pool, fail here rather than fetch through an unguarded one.
+        if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
+            raise RuntimeError("httpx.AsyncHTTPTransport has no _pool: update fetch_net.py")
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(trust_env=False),
             max_connections=limits.max_connections,
