@@ -39,6 +39,10 @@ class BadEncoding(Exception):
     )
 
 
+class TruncatedStream(BadEncoding):
+    """The compressed stream ends before its end marker: the body was cut short in transit."""
+
+
 class _Inflate:
     """One gzip or deflate layer whose output is capped at `limit` bytes."""
 
@@ -90,17 +94,17 @@ class _Inflate:
     def finish(self) -> bytes:
         if self._d is None:
             if self._pending or not self.total:
-                raise BadEncoding(f"truncated {self.kind} stream")
+                raise TruncatedStream(f"truncated {self.kind} stream")
             return b""
         try:
             tail = self._d.flush()
         except zlib.error as exc:
             raise BadEncoding(f"corrupt {self.kind} stream: {exc}") from exc
         self._count(tail)
-        if not self._d.eof and not self.total:
-            # A cut-off stream that yielded text is kept (browsers show it); one that
-            # yielded nothing is reported rather than passed on as an empty page.
-            raise BadEncoding(f"truncated {self.kind} stream")
+        if not self._d.eof:
+            # Cut off in transit (a dropped connection behind a proxy, say): the text so far
+            # is part of a page, not the page, and a retry or the next run may get it whole.
+            raise TruncatedStream(f"truncated {self.kind} stream ({self.total} bytes inflated)")
         return tail
 
 

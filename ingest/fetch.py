@@ -1,8 +1,10 @@
-"""Live HTTP fetching with httpx: the only module of linkrag that touches the network.
+"""Live HTTP fetching with httpx: with its socket layer ingest/fetch_net.py, the only code of
+linkrag that touches the network.
 
 Every per-URL problem becomes a FetchResult with `error` and `error_kind`; nothing here
 raises for a bad URL, a refusing server or a slow host, so one link never sinks a batch.
 error_kind values: bad_url, blocked_address, dns_error, tls_error, connect_error, timeout,
+connection_reset, truncated_body (shorter than its Content-Length, or a cut gzip stream),
 network_error, robots, http_<status>, too_large, bad_encoding, too_many_redirects,
 redirect_loop, unsupported_type, empty.
 """
@@ -13,7 +15,6 @@ import asyncio
 import concurrent.futures
 import ipaddress
 import logging
-import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
@@ -21,7 +22,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from ingest.body import BadEncoding, BodyTooLarge, BoundedBody, decode_body
+from ingest.body import BadEncoding, BodyTooLarge, BoundedBody, TruncatedStream, decode_body
+from ingest.fetch_net import Refused, guarded_transport
 from ingest.fetch_support import (
     HostState,
     Reply,
@@ -30,6 +32,7 @@ from ingest.fetch_support import (
     is_tls_error,
     media_type,
     reply_result,
+    transport_failure,
 )
 from ingest.robots import ALLOW_ALL, MAX_ROBOTS_BYTES, RobotsRules, origin, robots_url
 from ingest.settings import FetchSettings
@@ -44,8 +47,12 @@ T = TypeVar("T")
 ResultFn = Callable[[FetchResult], None]
 Validators = Mapping[str, tuple[str | None, str | None]]  # url -> (ETag, Last-Modified)
 
-_RETRY_KINDS = frozenset({"timeout", "connect_error", "network_error"})
-_DEADLINE_FACTOR = 4  # a whole attempt may take this many timeouts (slow-drip servers)
+# Faults of the connection, not of the page: another attempt may well succeed.
+_RETRY_KINDS = frozenset(
+    {"timeout", "connect_error", "network_error", "connection_reset", "truncated_body"}
+)
+_GARBLED_START = ("illegal status line", "illegal request line")  # h11's words
+_DEADLINE_FACTOR = 4  # one request may take this many timeouts (slow-drip servers)
 
 
 class _Failure(Exception):
@@ -56,15 +63,12 @@ class _Failure(Exception):
         self.kind, self.message, self.final = kind, message, final
 
 
-async def _resolve(host: str, port: int) -> list[str]:
-    """The addresses `host` resolves to (tests may monkeypatch this)."""
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
-
-
 class Fetcher:
-    """Fetches URLs concurrently within the limits of FetchSettings; use as `async with`."""
+    """Fetches URLs concurrently within the limits of FetchSettings; use as `async with`.
+
+    A `transport` given here replaces the guarded one of ingest/fetch_net.py, and with it
+    the connect-time address check of hostnames (IP literals are still refused).
+    """
 
     def __init__(
         self, settings: FetchSettings, *, transport: httpx.AsyncBaseTransport | None = None
@@ -79,6 +83,18 @@ class Fetcher:
 
     async def __aenter__(self) -> Fetcher:
         timeout = self.settings.timeout
+        # Our semaphores already bound the requests; a pool sized to match keeps
+        # httpcore's per-request scan over idle connections short.
+        limits = httpx.Limits(
+            max_connections=self.settings.concurrency,
+            max_keepalive_connections=self.settings.concurrency,
+        )
+        transport = self._transport or guarded_transport(
+            limits,
+            allow_loopback=self.settings.allow_loopback,
+            allow_private=self.settings.allow_private,
+            dns_timeout=timeout,
+        )
         self._client = httpx.AsyncClient(
             follow_redirects=False,  # redirects are followed by hand so every hop is guarded
             timeout=httpx.Timeout(timeout, connect=timeout),
@@ -88,13 +104,7 @@ class Fetcher:
                 # Only what BoundedBody can inflate within the size cap.
                 "Accept-Encoding": "gzip, deflate",
             },
-            transport=self._transport,
-            # Our semaphores already bound the requests; a pool sized to match keeps
-            # httpcore's per-request scan over idle connections short.
-            limits=httpx.Limits(
-                max_connections=self.settings.concurrency,
-                max_keepalive_connections=self.settings.concurrency,
-            ),
+            transport=transport,
             trust_env=False,  # a proxy from the environment would bypass the address guard
         )
         return self
@@ -147,10 +157,8 @@ class Fetcher:
     async def _attempt(
         self, url: str, target: str, headers: dict[str, str]
     ) -> tuple[FetchResult, float | None]:
-        deadline = self.settings.timeout * _DEADLINE_FACTOR
         try:
-            async with asyncio.timeout(deadline):
-                reply = await self._follow(target, headers)
+            reply = await self._follow(target, headers)
         except _Failure as exc:
             return _failure(url, exc.final or target, exc.message, exc.kind), None
         except (TimeoutError, httpx.TimeoutException):
@@ -164,8 +172,8 @@ class Fetcher:
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             return _failure(url, target, f"bad URL {target}: {exc}", "bad_url"), None
         except httpx.HTTPError as exc:
-            kind = "tls_error" if is_tls_error(exc) else "network_error"
-            return _failure(url, target, f"network error on {target}: {exc}", kind), None
+            kind, message = transport_failure(exc, target)
+            return _failure(url, target, message, kind), None
         return reply_result(url, reply)
 
     async def _follow(self, target: str, headers: dict[str, str]) -> Reply:
@@ -175,7 +183,7 @@ class Fetcher:
             if current in seen:
                 raise _Failure("redirect_loop", f"redirect loop back to {current}", current)
             seen.add(current)
-            await self._check(current)
+            self._check(current)
             if self.settings.robots:
                 await self._obey_robots(_robots_subject(current))
             reply = await self._send(current, headers, self.settings.max_bytes, check_type=True)
@@ -186,39 +194,24 @@ class Fetcher:
         limit = self.settings.max_redirects
         raise _Failure("too_many_redirects", f"more than {limit} redirects from {target}", current)
 
-    async def _check(self, url: str) -> None:
-        """Refuse bad URLs and hosts resolving to internal addresses (SSRF guard)."""
+    def _check(self, url: str) -> None:
+        """Refuse bad URLs and internal IP literals before any request; hostnames are
+        checked where they are connected to (ingest/fetch_net.py), after their one lookup."""
         problem = url_problem(url)
         if problem is not None:
             raise _Failure("bad_url", problem, url)
-        parts = urlsplit(url)
-        host = parts.hostname or ""
+        host = urlsplit(url).hostname or ""
         try:
-            addresses = [str(ipaddress.ip_address(host))]
+            address = str(ipaddress.ip_address(host))
         except ValueError:
-            addresses = await self._lookup(url, host, parts.port or 443)
-        for address in addresses:
-            problem = address_problem(
-                address,
-                allow_loopback=self.settings.allow_loopback,
-                allow_private=self.settings.allow_private,
-            )
-            if problem is not None:
-                message = f"refused {url}: {host} resolves to {address}, {problem}"
-                raise _Failure("blocked_address", message, url)
-
-    async def _lookup(self, url: str, host: str, port: int) -> list[str]:
-        # RFC 6761: ".invalid" never resolves, so no resolver is asked.
-        if host == "invalid" or host.endswith(".invalid"):
-            raise _Failure("dns_error", f"cannot resolve host {host} (reserved .invalid)", url)
-        try:
-            async with asyncio.timeout(self.settings.timeout):
-                addresses = await _resolve(host, port)
-        except (OSError, UnicodeError, TimeoutError) as exc:
-            raise _Failure("dns_error", f"cannot resolve host {host}: {exc}", url) from exc
-        if not addresses:
-            raise _Failure("dns_error", f"host {host} has no address", url)
-        return addresses
+            return
+        problem = address_problem(
+            address,
+            allow_loopback=self.settings.allow_loopback,
+            allow_private=self.settings.allow_private,
+        )
+        if problem is not None:
+            raise _Failure("blocked_address", f"refused {url}: {host} is {problem}", url)
 
     def _host(self, url: str) -> HostState:
         key = origin(url)
@@ -239,16 +232,43 @@ class Fetcher:
         host = self._host(url)
         async with host.slots, self._all:
             await host.pace()
-            async with self._client.stream("GET", url, headers=headers) as response:
-                reply = Reply(url, response.status_code, response.headers)
-                if not 200 <= reply.status < 300:
-                    return reply
-                content_type = reply.headers.get("content-type", "")
-                if check_type and not accepted_type(content_type, self.settings.accept_types):
-                    message = f"{url} is {media_type(content_type)}, not an accepted type"
-                    raise _Failure("unsupported_type", message, url)
-                reply.body = await _read(response, url, limit)
-                return reply
+            # The deadline starts once the request has its slot: time queued behind other
+            # URLs (thousands, paced per host) is not this URL's slowness.
+            try:
+                async with asyncio.timeout(self.settings.timeout * _DEADLINE_FACTOR):
+                    return await self._get(url, headers, limit, check_type=check_type)
+            except Refused as exc:  # the connection's address check (SSRF) or its DNS lookup
+                raise _Failure(exc.kind, f"refused {url}: {exc.message}", url) from exc
+
+    async def _get(
+        self, url: str, headers: dict[str, str], limit: int, *, check_type: bool
+    ) -> Reply:
+        assert self._client is not None, "use Fetcher as `async with Fetcher(...)`"
+        for again in (False, True):
+            try:
+                async with self._client.stream("GET", url, headers=headers) as response:
+                    return await self._reply(response, url, limit, check_type=check_type)
+            except httpx.RemoteProtocolError as exc:
+                # A body longer than its Content-Length leaves its surplus in the kept-alive
+                # connection, and httpcore reads it as the next reply's status line: the
+                # next URL of that host fails for another's fault. The broken connection is
+                # closed by now, so once the request goes again on a fresh one.
+                if again or not any(sign in str(exc) for sign in _GARBLED_START):
+                    raise
+        raise AssertionError("unreachable: the second try returns or raises")
+
+    async def _reply(
+        self, response: httpx.Response, url: str, limit: int, *, check_type: bool
+    ) -> Reply:
+        reply = Reply(url, response.status_code, response.headers)
+        if not 200 <= reply.status < 300:
+            return reply
+        content_type = reply.headers.get("content-type", "")
+        if check_type and not accepted_type(content_type, self.settings.accept_types):
+            message = f"{url} is {media_type(content_type)}, not an accepted type"
+            raise _Failure("unsupported_type", message, url)
+        reply.body = await _read(response, url, limit)
+        return reply
 
     async def _obey_robots(self, url: str) -> None:
         key = origin(url)
@@ -268,7 +288,7 @@ class Fetcher:
         current = robots_url(url)
         try:
             for _ in range(5):  # RFC 9309: follow at least five redirects
-                await self._check(current)
+                self._check(current)
                 reply = await self._send(current, {}, MAX_ROBOTS_BYTES, check_type=False)
                 location = reply.headers.get("location")
                 if reply.status not in (301, 302, 303, 307, 308) or not location:
@@ -293,6 +313,8 @@ async def _read(response: httpx.Response, url: str, limit: int) -> bytes:
         return body.finish()
     except BodyTooLarge as exc:
         raise _Failure("too_large", f"{url}: {exc}", url) from exc
+    except TruncatedStream as exc:
+        raise _Failure("truncated_body", f"{url} was cut short: {exc}", url) from exc
     except BadEncoding as exc:
         raise _Failure("bad_encoding", f"{url}: {exc}", url) from exc
 
@@ -308,23 +330,27 @@ async def fetch_all(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     validators: Validators | None = None,
+    keep: bool = True,
 ) -> list[FetchResult]:
     """Fetch every URL (bounded concurrency); `on_result` sees each result as it lands.
 
     `validators` maps a URL to its stored (ETag, Last-Modified): those URLs are fetched
     with a conditional GET, and an unchanged one comes back with status 304.
+    With `keep=False` the results go only to `on_result` and an empty list is returned,
+    so a long run holds no body once it is handled (memory stays flat over thousands).
     """
     known = validators or {}
     async with Fetcher(settings, transport=transport) as fetcher:
 
-        async def one(url: str) -> FetchResult:
+        async def one(url: str) -> FetchResult | None:
             etag, last_modified = known.get(url, (None, None))
             result = await fetcher.fetch(url, etag=etag, last_modified=last_modified)
             if on_result is not None:
                 on_result(result)
-            return result
+            return result if keep else None
 
-        return list(await asyncio.gather(*(one(url) for url in urls)))
+        done = await asyncio.gather(*(one(url) for url in urls))
+        return [result for result in done if result is not None]
 
 
 def run_sync(make: Callable[[], Awaitable[T]]) -> T:
@@ -347,9 +373,10 @@ def fetch_urls(
     on_result: ResultFn | None = None,
     *,
     validators: Validators | None = None,
+    keep: bool = True,
 ) -> list[FetchResult]:
     """Blocking wrapper of `fetch_all` for sync callers (pipeline, CLI)."""
-    return run_sync(lambda: fetch_all(urls, settings, on_result, validators=validators))
+    return run_sync(lambda: fetch_all(urls, settings, on_result, validators=validators, keep=keep))
 
 
 def _robots_subject(url: str) -> str:

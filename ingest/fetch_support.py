@@ -12,6 +12,7 @@ import random
 import ssl
 import time
 from dataclasses import dataclass, field
+from types import UnionType
 
 import httpx
 
@@ -55,15 +56,32 @@ def retry_after(value: str | None) -> float | None:
     return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
-def is_tls_error(exc: BaseException) -> bool:
+def _caused_by(exc: BaseException, kind: type[BaseException] | UnionType) -> bool:
+    """Whether `exc` or one of the exceptions it was raised from is a `kind`."""
     seen: BaseException | None = exc
     for _ in range(6):
         if seen is None:
             return False
-        if isinstance(seen, ssl.SSLError | ssl.CertificateError):
+        if isinstance(seen, kind):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def is_tls_error(exc: BaseException) -> bool:
+    return _caused_by(exc, ssl.SSLError | ssl.CertificateError)
+
+
+def transport_failure(exc: httpx.HTTPError, url: str) -> tuple[str, str]:
+    """(error kind, one-line message) of a request that broke after connecting."""
+    if is_tls_error(exc):
+        return "tls_error", f"TLS error on {url}: {exc}"
+    if _caused_by(exc, ConnectionResetError):
+        return "connection_reset", f"the server reset the connection while sending {url}"
+    # httpcore's words for a body shorter than its Content-Length (or chunked framing).
+    if isinstance(exc, httpx.RemoteProtocolError) and "complete message body" in str(exc):
+        return "truncated_body", f"{url} was cut short: {exc}"
+    return "network_error", f"network error on {url}: {exc or type(exc).__name__}"
 
 
 def media_type(content_type: str) -> str:

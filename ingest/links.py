@@ -156,7 +156,10 @@ class LinkRun:
                 for url in by_url:
                     landed(self.replay.fetch(url))
             else:
-                fetch_urls(list(by_url), self.fetch_settings, landed, validators=validators)
+                # keep=False: each body is dropped once handled, not held until the end.
+                fetch_urls(
+                    list(by_url), self.fetch_settings, landed, validators=validators, keep=False
+                )
         except Interrupted:
             log.warning("interrupted: %d of %d links handled", done, total)
 

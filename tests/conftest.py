@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from netguard import loopback_only
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -24,42 +23,11 @@ SHARED = REPO.parent / "shared"
 DEMO = REPO / "examples" / "demo"
 
 
-def _is_loopback(address: object) -> bool:
-    if isinstance(address, tuple) and address:
-        host = str(address[0])
-        if host in ("localhost", ""):
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False  # an unresolved hostname: resolution would hit DNS
-    return True  # AF_UNIX paths and other local families
-
-
-_real_connect = socket.socket.connect
-_real_connect_ex = socket.socket.connect_ex
-
-
-def _guarded_connect(self: socket.socket, address: object) -> None:
-    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
-        raise AssertionError(f"test tried to open a non-loopback socket to {address!r}")
-    _real_connect(self, address)  # type: ignore[arg-type]
-
-
-def _guarded_connect_ex(self: socket.socket, address: object) -> int:
-    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
-        raise AssertionError(f"test tried to open a non-loopback socket to {address!r}")
-    return _real_connect_ex(self, address)  # type: ignore[arg-type]
-
-
 @pytest.fixture(autouse=True, scope="session")
 def _network_guard() -> Iterator[None]:
     """Fail any test that opens a socket to anything but loopback."""
-    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
-    yield
-    socket.socket.connect = _real_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
+    with loopback_only():
+        yield
 
 
 @pytest.fixture(autouse=True)

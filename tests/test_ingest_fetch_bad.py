@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from conftest import LoopbackServer, Route
 
-import ingest.fetch
+import ingest.fetch_net
 from ingest import FetchSettings
 from ingest.body import looks_binary
 from ingest.fetch import decode_body, fetch_urls
@@ -57,7 +57,7 @@ def test_dns_failure_is_fast_and_named(monkeypatch: pytest.MonkeyPatch) -> None:
     async def fail(host: str, port: int) -> list[str]:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
-    monkeypatch.setattr(ingest.fetch, "_resolve", fail)
+    monkeypatch.setattr(ingest.fetch_net, "resolve", fail)
     (failed,) = fetch_urls(["https://no-such-host.example/x"], FetchSettings(**FAST))
     assert failed.error_kind == "dns_error" and "no-such-host.example" in (failed.error or "")
     assert failed.retries == 0
@@ -88,7 +88,7 @@ def test_internal_addresses_are_refused_on_every_hop(
         assert host == "intranet.example"
         return ["192.168.1.10"]
 
-    monkeypatch.setattr(ingest.fetch, "_resolve", resolve)
+    monkeypatch.setattr(ingest.fetch_net, "resolve", resolve)
     results = fetch_urls([server.url(p) for p in targets], FetchSettings(**FAST))
     for (path, to), result in zip(targets.items(), results, strict=True):
         assert result.error_kind == "blocked_address", path
@@ -104,7 +104,7 @@ def test_names_resolving_to_loopback_are_refused_by_default(
     async def rebind(host: str, port: int) -> list[str]:
         return ["127.0.0.1"]
 
-    monkeypatch.setattr(ingest.fetch, "_resolve", rebind)
+    monkeypatch.setattr(ingest.fetch_net, "resolve", rebind)
     url = server.url("/x").replace("127.0.0.1", "evil.example")
     (result,) = fetch_urls([url], FetchSettings(**{**FAST, "allow_loopback": False}))
     assert result.error_kind == "blocked_address" and server.hits == {}
@@ -161,7 +161,7 @@ def test_gzip_bomb_is_refused_and_gzip_pages_are_inflated(loopback_server: Start
     assert bombed.error_kind == "too_large" and bombed.body == b""
     assert inflated.ok and inflated.body == page
     assert brotli.error_kind == "bad_encoding" and "br" in (brotli.error or "")
-    assert cut.error_kind == "bad_encoding" and "truncated" in (cut.error or "")
+    assert cut.error_kind == "truncated_body" and "truncated" in (cut.error or "")
     assert broken.error_kind == "bad_encoding" and "corrupt" in (broken.error or "")
     (accept,) = {h["Accept-Encoding"] for _, h in server.requests}
     assert accept == "gzip, deflate"  # only what the bounded decoder can inflate
