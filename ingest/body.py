@@ -42,6 +42,13 @@ class BadEncoding(Exception):
 class TruncatedStream(BadEncoding):
     """The compressed stream ends before its end marker: the body was cut short in transit."""
 
+    where = "fetch ledger: `truncated_body`"
+    cause = "A compressed response ended before its end marker: the connection was cut short."
+    fix = (
+        "Nothing to do: it is retried within the run, and `linkrag ingest` refetches it "
+        "next time."
+    )
+
 
 class _Inflate:
     """One gzip or deflate layer whose output is capped at `limit` bytes."""

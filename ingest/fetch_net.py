@@ -27,6 +27,16 @@ __all__ = ["Refused", "guarded_transport", "resolve"]
 class Refused(Exception):
     """A connection not made: `kind` is blocked_address or dns_error."""
 
+    where = "fetch ledger: `blocked_address` or `dns_error`"
+    cause = (
+        "A link's host resolves to a private, loopback, link-local or metadata address (or "
+        "does not resolve), so fetching it could reach inside your network."
+    )
+    fix = (
+        "Nothing stops; if the host really is yours, set `fetch.allow_private` (or "
+        "`fetch.allow_loopback`) in config.yaml; for `dns_error` check the link."
+    )
+
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind, self.message = kind, message
