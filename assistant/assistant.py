@@ -51,10 +51,11 @@ _STREAM_PIECE = re.compile(r".+?(?:\]|$)", re.DOTALL)
 
 @dataclass
 class RebuildReport:
-    """What `Assistant.rebuild` did: the ingest report, the index report, total time."""
+    """What `Assistant.rebuild` did: the ingest report, the index report (None when the
+    ingest was interrupted: a stop request stops the whole rebuild), total time."""
 
     ingest: IngestReport
-    index: IndexReport
+    index: IndexReport | None
     seconds: float
 
 
@@ -310,7 +311,7 @@ class Assistant:
             refresh=refresh,
             reextract=reextract,
         )
-        indexed = self.reindex(progress)
+        indexed = None if ingested.interrupted else self.reindex(progress)
         return RebuildReport(ingested, indexed, time.perf_counter() - started)
 
     def status(self) -> dict[str, Any]:

@@ -59,6 +59,7 @@ def _assistant(data: Path | None, workdir: Path, concurrency: int | None) -> Ass
     assistant = Assistant(config)
     if data is None:
         report = assistant.rebuild()
+        assert report.index is not None  # nothing stops this rebuild
         print(f"indexed the demo site: {report.index.chunks} chunks in {report.seconds:.1f}s")
     return assistant
 

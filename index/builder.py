@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,8 +28,8 @@ from index.store import (
     LEXICAL_DIR,
     folder_bytes,
     make_meta,
-    new_staging,
     publish,
+    staging_folder,
     write_chunks,
     write_meta,
 )
@@ -185,8 +184,7 @@ def _publish(
     meta: dict[str, object],
 ) -> tuple[str, Path]:
     """Write a staging folder, then swap it live; a failure leaves no half-written version."""
-    version, staging = new_staging(data_dir)
-    try:
+    with staging_folder(data_dir) as (version, staging):
         dense.save(staging / DENSE_FILE)
         LexicalIndex.build(tokens).save(staging / LEXICAL_DIR)
         write_chunks(staging, chunks)
@@ -194,9 +192,6 @@ def _publish(
         write_signatures(staging, signatures)
         write_meta(staging, meta)
         return version, publish(data_dir, version, staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def _chunk_all(

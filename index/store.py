@@ -2,11 +2,14 @@
 
 A build writes everything into `index/.tmp-<version>/`, renames it to `index/<version>/`
 and only then replaces `index/CURRENT`. Until that last `os.replace`, readers keep
-loading the previous version, so a crash mid-build never breaks search.
+loading the previous version, so a crash mid-build never breaks search. A build holds a
+flock() on its staging folder, so the next publish can tell a killed build's folder (the
+kernel dropped its lock) from one still being written, and reclaim its space at once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -14,6 +17,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -29,7 +33,7 @@ LEXICAL_DIR = "bm25"
 CHUNKS_FILE = "chunks.jsonl"
 META_FILE = "meta.json"
 CURRENT_FILE = "CURRENT"
-_STALE_SECONDS = 3600  # a staging folder this old belongs to a build that died
+_STALE_SECONDS = 3600  # an unlocked claim (.new-) this old belongs to a build that died
 
 
 class IndexLoadError(Exception):
@@ -87,12 +91,26 @@ def current_folder(data_dir: Path) -> Path:
     return folder
 
 
-def new_staging(data_dir: Path) -> tuple[str, Path]:
-    """A fresh version name and the empty staging folder a build writes into."""
+@contextmanager
+def staging_folder(data_dir: Path) -> Iterator[tuple[str, Path]]:
+    """A fresh version name and the empty staging folder a build writes into, locked while
+    the build lives; removed when the build fails."""
     version = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
-    staging = index_root(data_dir) / f".tmp-{version}"
-    staging.mkdir(parents=True)
-    return version, staging
+    root = index_root(data_dir)
+    claim = root / f".new-{version}"
+    claim.mkdir(parents=True)
+    fd = os.open(claim, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # before it is named staging: never seen unlocked
+        staging = root / f".tmp-{version}"
+        os.replace(claim, staging)  # the lock belongs to the folder and moves with it
+        try:
+            yield version, staging
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    finally:
+        os.close(fd)
 
 
 def publish(data_dir: Path, version: str, staging: Path) -> Path:
@@ -109,16 +127,33 @@ def publish(data_dir: Path, version: str, staging: Path) -> Path:
 
 
 def _prune(root: Path, keep: set[str | None]) -> None:
-    """Drop versions other than the live and previous ones, and dead staging folders."""
+    """Drop versions other than the live and previous ones, and dead builds' folders."""
     now = time.time()
     for entry in root.iterdir():
         if not entry.is_dir() or entry.name in keep:
             continue
-        staging = entry.name.startswith(".tmp-")
-        if staging and now - entry.stat().st_mtime < _STALE_SECONDS:
-            continue  # possibly a concurrent build still writing
-        if staging or (entry / META_FILE).exists():
+        building = entry.name.startswith((".tmp-", ".new-"))
+        if building and _locked(entry):
+            continue  # a concurrent build is writing it
+        if entry.name.startswith(".new-") and now - entry.stat().st_mtime < _STALE_SECONDS:
+            continue  # possibly claimed a moment ago and not locked yet
+        if building or (entry / META_FILE).exists():
             shutil.rmtree(entry, ignore_errors=True)
+
+
+def _locked(folder: Path) -> bool:
+    """Whether a live process holds the build lock on `folder`."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return False  # already gone
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also releases the lock just taken
+    return False
 
 
 def make_meta(fingerprint: dict[str, Any], dim: int, articles: int, chunks: int) -> dict[str, Any]:

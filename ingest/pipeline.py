@@ -46,9 +46,9 @@ class IngestOptions:
 
 
 @contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+def _stop_on_signals(stop: threading.Event, report: IngestReport) -> Iterator[None]:
     """SIGINT/SIGTERM set `stop` (the run ends after the current article); a second one
-    restores the default behaviour so a stuck run can still be killed."""
+    gets the caller's behaviour back so a stuck run can still be killed."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be installed from the main thread
         return
@@ -56,6 +56,7 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
     def handler(signum: int, frame: FrameType | None) -> None:
         log.warning("signal %d: stopping after the current article", signum)
+        report.stopped_by = signum
         stop.set()
         for sig, old in previous.items():
             signal.signal(sig, old)
@@ -102,7 +103,7 @@ def run_ingest(
     raw = RawCache(options.raw_dir) if options.raw_dir is not None and extract.raw_cache else None
     run = LinkRun(store, fetch, extract, saver, archive, recorder, raw, options, stop, progress)
     try:
-        with _stop_on_signals(stop):
+        with _stop_on_signals(stop, report):
             for spec in sources:
                 if stop.is_set():
                     break

@@ -47,6 +47,7 @@ class IngestReport:
     stale_articles: int = 0  # articles only stale links point at (kept, not indexed)
     warnings: list[str] = field(default_factory=list)  # partly readable sources, empty lists
     interrupted: bool = False  # stopped by SIGINT/SIGTERM; a rerun continues
+    stopped_by: int = 0  # the signal number that stopped it (0: none, or the stop event)
 
 
 class Saver:

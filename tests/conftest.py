@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -102,21 +103,33 @@ def _handler(
     return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that went away
+            super().handle_error(request, client_address)
+
+
+def serve_routes(routes: dict[str, Route]) -> tuple[ThreadingHTTPServer, LoopbackServer]:
+    """A running loopback server for `routes`; the caller shuts it down."""
+    hits: dict[str, int] = {}
+    requests: list[tuple[str, dict[str, str]]] = []
+    server = _QuietServer(("127.0.0.1", 0), _handler(routes, hits, requests))
+    server.daemon_threads = True  # a slow route must not hold up shutdown
+    # A short poll interval keeps shutdown (once per test) from adding half a second.
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    return server, LoopbackServer(base, routes, hits, requests)
+
+
 @pytest.fixture
 def loopback_server() -> Iterator[Callable[[dict[str, Route]], LoopbackServer]]:
     """Start loopback servers on demand; all are shut down after the test."""
     servers: list[ThreadingHTTPServer] = []
 
     def start(routes: dict[str, Route]) -> LoopbackServer:
-        hits: dict[str, int] = {}
-        requests: list[tuple[str, dict[str, str]]] = []
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(routes, hits, requests))
-        server.daemon_threads = True  # a slow route must not hold up shutdown
-        # A short poll interval keeps shutdown (once per test) from adding half a second.
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        server, loopback = serve_routes(routes)
         servers.append(server)
-        base = f"http://127.0.0.1:{server.server_address[1]}"
-        return LoopbackServer(base, routes, hits, requests)
+        return loopback
 
     yield start
     for server in servers:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -103,6 +105,27 @@ def test_crash_mid_build_keeps_the_old_index(
     assert current_version(tmp_path) == good.version
     assert not [p for p in index_root(tmp_path).iterdir() if p.name.startswith(".tmp-")]
     assert SearchIndex.load(tmp_path, settings).chunk_count == good.chunks
+
+
+def test_a_killed_builds_staging_folder_is_reclaimed_by_the_next_publish(
+    tmp_path: Path, fake: HashEmbedder
+) -> None:
+    """A SIGKILLed build leaves its staging folder (a whole index) behind, unlocked; one still
+    locked belongs to a live concurrent build and stays."""
+    settings = IndexSettings(embedder="fake-hash")
+    build_index(FakeSource(corpus()), tmp_path, settings)
+    root = index_root(tmp_path)
+    dead, live = root / ".tmp-dead", root / ".tmp-live"
+    for folder in (dead, live):
+        folder.mkdir()
+        (folder / "faiss.index").write_bytes(b"x" * 1000)
+    held = os.open(live, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        build_index(FakeSource(corpus()[:2]), tmp_path, settings)
+        assert not dead.exists() and live.exists()
+    finally:
+        os.close(held)
 
 
 def test_damaged_meta_is_a_load_error(tmp_path: Path, fake: HashEmbedder) -> None:

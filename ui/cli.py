@@ -2,7 +2,9 @@
 
 Arguments become settings once, here. Every failure ends as one `linkrag: error:` line
 and an exit code (2 for usage, config and missing-index problems, 1 otherwise); the
-traceback is shown only with --debug or LINKRAG_DEBUG=1.
+traceback is shown only with --debug or LINKRAG_DEBUG=1. Ctrl-C (SIGINT) and SIGTERM end
+a command cleanly with 130 and 143: ingest finishes or rolls back the article in hand,
+a build in progress is discarded and the served index stays.
 """
 
 from __future__ import annotations
@@ -10,9 +12,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import NoReturn
 
 from assistant import Assistant, ConfigError, load_config
@@ -125,6 +132,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so cleanup code runs (not an Exception: no
+    handler for errors may swallow it)."""
+
+    where = "`linkrag: terminated`, exit 143"
+    cause = "The command got SIGTERM (e.g. `kill`, a service manager or a container stop)."
+    fix = (
+        "Nothing is lost: ingest keeps whole articles and an index build keeps serving the "
+        "old index and its cached vectors; run the command again to continue."
+    )
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
+@contextmanager
+def _sigterm_unwinds(wanted: bool) -> Iterator[None]:
+    """While a command runs, SIGTERM unwinds it like Ctrl-C instead of killing the process
+    in the middle of a write (the default). `serve` keeps the default: the web server's
+    threads would outlive an exception in the main thread."""
+    if not wanted or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _configure_logging(verbose: bool) -> None:
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(
@@ -141,13 +179,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         _configure_logging(args.verbose)
-        assistant = Assistant(load_config(args.config))
-        return COMMANDS[args.command](assistant, args)
+        with _sigterm_unwinds(args.command != "serve"):
+            assistant = Assistant(load_config(args.config))
+            return COMMANDS[args.command](assistant, args)
     except (UsageError, *USAGE_ERRORS) as exc:
         return _fail(exc, 2, debug)
     except KeyboardInterrupt:
         print("linkrag: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("linkrag: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except BrokenPipeError:
         return 0  # e.g. `linkrag search ... | head`: the reader has what it wanted
     except Exception as exc:  # the edge: everything else becomes one line, exit code 1

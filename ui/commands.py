@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Callable, Iterator
 
@@ -104,7 +105,7 @@ def cmd_ingest(assistant: Assistant, args: argparse.Namespace) -> int:
         print(f"linkrag: warning: {error}", file=sys.stderr)
     if ingested.interrupted:
         print("linkrag: interrupted; run the same command again to continue", file=sys.stderr)
-        return 130
+        return 128 + (ingested.stopped_by or signal.SIGINT)  # 130 Ctrl-C, 143 SIGTERM
     if ingested.failed:
         print(f"{ingested.failed} links failed; `linkrag status` lists the reasons")
     if indexed is not None:

@@ -123,7 +123,8 @@ def _rebuild_summary(assistant: Assistant, progress: Any) -> str:
     from ui.output import index_summary, ingest_summary  # tqdm: only when a rebuild runs
 
     report = assistant.rebuild(progress)
-    return f"{ingest_summary(report.ingest)}; {index_summary(report.index)}"
+    indexed = "not indexed" if report.index is None else index_summary(report.index)
+    return f"{ingest_summary(report.ingest)}; {indexed}"
 
 
 def build_settings(assistant: Assistant) -> tuple[gr.Dropdown, gr.Slider]:
