@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -187,3 +189,37 @@ def test_real_process_bad_config_has_no_traceback(tmp_path: Path) -> None:
     )
     assert done.returncode == 2 and done.stdout == ""
     assert_one_line_error(done.stderr, "config error", "invalid YAML")
+
+
+def test_ctrl_c_while_the_cli_still_imports_is_one_line(tmp_path: Path) -> None:
+    """The console script's first second is spent importing numpy, FAISS and the
+    assistant; a Ctrl-C then must not print a traceback."""
+    # The child says "ready" from inside the import of the assistant package, so the
+    # signal lands in the middle of start-up, not before or after it.
+    child = textwrap.dedent(
+        """
+        import sys
+        class Announce:
+            def find_spec(self, name, path, target=None):
+                if name == "assistant":
+                    sys.stderr.write("ready\\n")
+                    sys.stderr.flush()
+        sys.meta_path.insert(0, Announce())
+        from ui.entry import main
+        sys.exit(main(["status"]))
+        """
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", child],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "LINKRAG_DATA": str(tmp_path)},
+    )
+    assert process.stderr is not None
+    assert process.stderr.readline() == "ready\n"
+    process.send_signal(signal.SIGINT)
+    err = process.stderr.read()
+    assert process.wait(timeout=60) == 130, err
+    assert err.strip() == "linkrag: interrupted"
