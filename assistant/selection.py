@@ -165,8 +165,10 @@ def sentence_score(
 
 
 def _cut_off(text: str) -> bool:
-    """An English line ending in a lowercase word: hard-wrapped mid-sentence."""
-    return not _CJK_RUN.search(text) and text[-1].islower()
+    """A line cut mid-sentence by a hard wrap: English ending in a lowercase word, or a
+    bracket left open ("鲁棒性得到进一步强调（因为有")."""
+    unclosed = text.count("(") + text.count("（") > text.count(")") + text.count("）")
+    return unclosed or (not _CJK_RUN.search(text) and text[-1].islower())
 
 
 @dataclass(frozen=True)
