@@ -83,7 +83,7 @@ def single_signal_table(rows: list[Row]) -> list[str]:
     recall, false = rates(rows, lambda r: not r.signals.agreement)
     lines.append(f"{'dense/BM25 disagree':<32} {'-':<8} {recall:>13.2f}  {false:>15.3f}")
     recall, false = rates(rows, lambda r: bool(r.signals.missing))
-    lines.append(f"{'named term in no passage':<32} {'-':<8} {recall:>13.2f}  {false:>15.3f}")
+    lines.append(f"{'named term missing (scope)':<32} {'-':<8} {recall:>13.2f}  {false:>15.3f}")
     return lines
 
 
