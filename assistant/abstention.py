@@ -128,10 +128,14 @@ def retrievers_agree(hits: list[Hit], depth: int) -> bool:
 
 
 class CorpusNames:
-    """Answers "does any article name this term?" over the whole indexed corpus."""
+    """Answers "does any article name this term?", over the whole indexed corpus or over
+    the retrieved articles' full texts."""
 
-    def __init__(self, text: Callable[[], str]) -> None:
+    def __init__(
+        self, text: Callable[[], str], article: Callable[[int], str] | None = None
+    ) -> None:
         self._text = text
+        self._article = article
         self._cache: tuple[str, str] | None = None
 
     def names(self, term: str) -> bool:
@@ -139,6 +143,15 @@ class CorpusNames:
             lowered = self._text()
             self._cache = (lowered, _ALNUM.sub("", lowered))
         return _present(term, *self._cache)
+
+    def in_articles(self, terms: tuple[str, ...], hits: list[Hit]) -> tuple[str, ...]:
+        """The `terms` that no retrieved article names anywhere in its text."""
+        if self._article is None or not terms:
+            return terms
+        ids = dict.fromkeys(h.chunk.article_id for h in hits)
+        lowered = "\n".join(self._article(i) for i in ids)
+        squashed = _ALNUM.sub("", lowered)
+        return tuple(t for t in terms if not _present(t, lowered, squashed))
 
 
 def signals(
@@ -150,8 +163,11 @@ def signals(
 ) -> Signals:
     """The retrieval signals of `hits` for `question`, and the rules they trip.
 
-    With `corpus`, a name missing from the passages counts only when no article names
-    it: one the corpus has is a retrieval miss, not a question the articles cannot answer.
+    A name missing from the passages may still be in the rest of their articles: scope
+    "articles" (the default) then counts it as present, since a 600-character passage
+    is a window on an article that is about the name ("在 Llama3 上能快多少" retrieves
+    the Async-TP article, whose benchmark section names Llama3). Scope "corpus" counts
+    it only when no article names it: one the corpus has is a retrieval miss.
     """
     top_cosine = max((h.dense for h in hits), default=0.0)
     top_score = hits[0].score if hits else 0.0
@@ -160,6 +176,8 @@ def signals(
     missing = tuple(missing_terms(question, hits)) if settings.named_terms and hits else ()
     if corpus is not None and settings.named_terms_scope == "corpus":
         missing = tuple(term for term in missing if not corpus.names(term))
+    elif corpus is not None and settings.named_terms_scope == "articles":
+        missing = corpus.in_articles(missing, hits)
     evidence = has_evidence(question, hits, min_similarity)
     reasons = []
     if not evidence:
@@ -222,10 +240,11 @@ class AbstentionGate(Runnable[AnswerInput, AnswerEvent]):
         answerer: Runnable[AnswerInput, Any],
         settings: AnswerSettings,
         corpus: Callable[[], str] | None = None,
+        article: Callable[[int], str] | None = None,
     ) -> None:
         self.answerer = answerer
         self.settings = settings
-        self.corpus = CorpusNames(corpus) if corpus is not None else None
+        self.corpus = CorpusNames(corpus, article) if corpus is not None else None
 
     def decide(self, input: AnswerInput) -> Signals:
         s = self.settings

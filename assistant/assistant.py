@@ -131,10 +131,13 @@ class Assistant:
             question=itemgetter("question"),
             hits=itemgetter("query") | retriever | RunnableLambda(documents_to_hits),
         )  # type: ignore[assignment]  # RunnableParallel is typed dict[str, Any]
-        answerer = build_answerer(index.embedder, self.config.answer)
+        glossary = getattr(index, "glossary", None)
+        answerer = build_answerer(index.embedder, self.config.answer, glossary)
         self._llm = answerer if isinstance(answerer, LLMAnswerer) else None
-        corpus = getattr(index, "corpus_text", None)  # test doubles of the index may lack it
-        return gather | AbstentionGate(answerer, self.config.answer, corpus)
+        # Test doubles of the index may lack these; the gate then reads passages only.
+        corpus = getattr(index, "corpus_text", None)
+        article = getattr(index, "article_text", None)
+        return gather | AbstentionGate(answerer, self.config.answer, corpus, article)
 
     def search(
         self, query: str, k: int = 8, *, section: str | None = None, site: str | None = None

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.answerers import sentence_spans
 from assistant.citations import text_fragment
+from assistant.sentences import sentence_spans
 from assistant.types import Citation
 from index import Chunk, Embedder
 

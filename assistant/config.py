@@ -115,10 +115,11 @@ class AbstentionSettings(BaseModel):
         description="Abstain when a name in the question (KServe, GraphRAG, HCCL_…) is in "
         "no retrieved passage.",
     )
-    named_terms_scope: Literal["passages", "corpus"] = Field(
-        "passages",
-        description="Where a missing name is looked for: 'corpus' abstains only when no "
-        "article names it; 'passages' when no retrieved passage does.",
+    named_terms_scope: Literal["articles", "passages", "corpus"] = Field(
+        "articles",
+        description="Where a missing name is looked for: 'articles' abstains when no "
+        "retrieved article names it anywhere in its text; 'passages' when no retrieved "
+        "passage does; 'corpus' only when no article at all does.",
     )
 
 

@@ -37,7 +37,7 @@ from assistant.prompts import (
 )
 from assistant.redact import add_secret, redact
 from assistant.types import Answer
-from index import Embedder
+from index import Embedder, Glossary
 
 logger = logging.getLogger(__name__)
 
@@ -213,10 +213,10 @@ def local_chat_model(settings: LLMSettings) -> BaseChatModel:
 
 
 def build_answerer(
-    embedder: Embedder, settings: AnswerSettings
+    embedder: Embedder, settings: AnswerSettings, glossary: Glossary | None = None
 ) -> Runnable[AnswerInput, AnswerEvent]:
     """The configured answerer; LLM modes fall back to the extractive one."""
-    extractive = ExtractiveAnswerer(embedder, settings)
+    extractive = ExtractiveAnswerer(embedder, settings, glossary)
     if settings.mode == "extractive":
         return extractive
     llm = settings.llm

@@ -1,6 +1,6 @@
 """Calibrate abstention on the dev set: thresholds vs abstention recall and false abstentions.
 
-    python benchmarks/calibrate_abstention.py eval/dev.jsonl [--data /work/abst-data]
+    python benchmarks/calibrate_abstention.py eval/dev.jsonl [--data /work/archive-data]
         [--split tune|heldout|all] [--per-question]
 
 For every question it retrieves the hits the assistant would answer from (hybrid, top_k),
@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant import load_config
-from assistant.abstention import Signals, signals
+from assistant.abstention import CorpusNames, Signals, signals
 from assistant.config import AbstentionSettings
 from assistant.evaluation import QAItem, load_qa, select_split
 from index import SearchIndex, get_embedder
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = Path("/work/abst-data")
+DEFAULT_DATA = Path("/work/archive-data")
 WEAK_GRID = (0.30, 0.35, 0.38, 0.40, 0.42, 0.45, 0.50)
 
 
@@ -41,11 +41,15 @@ class Row:
     signals: Signals
 
 
-def collect(index: SearchIndex, items: list[QAItem], k: int, min_sim: float) -> list[Row]:
+def collect(
+    index: SearchIndex, items: list[QAItem], k: int, min_sim: float, settings: AbstentionSettings
+) -> list[Row]:
+    """Signals of every question, named terms looked up in `settings.named_terms_scope`."""
+    names = CorpusNames(index.corpus_text, index.article_text)
     rows = []
     for done, item in enumerate(items, 1):
         hits = index.search(item.question, k=k)
-        rows.append(Row(item, signals(item.question, hits, min_sim, AbstentionSettings())))
+        rows.append(Row(item, signals(item.question, hits, min_sim, settings, names)))
         print(f"\rsignals {done}/{len(items)}", end="", file=sys.stderr)
     print(file=sys.stderr)
     return rows
@@ -79,7 +83,7 @@ def single_signal_table(rows: list[Row]) -> list[str]:
     recall, false = rates(rows, lambda r: not r.signals.agreement)
     lines.append(f"{'dense/BM25 disagree':<32} {'-':<8} {recall:>13.2f}  {false:>15.3f}")
     recall, false = rates(rows, lambda r: bool(r.signals.missing))
-    lines.append(f"{'named term in no passage':<32} {'-':<8} {recall:>13.2f}  {false:>15.3f}")
+    lines.append(f"{'named term missing (scope)':<32} {'-':<8} {recall:>13.2f}  {false:>15.3f}")
     return lines
 
 
@@ -110,13 +114,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=REPO / "config.yaml")
     parser.add_argument("--split", choices=["tune", "heldout", "all"], default="all")
     parser.add_argument("--per-question", action="store_true", help="tune questions, one a line")
+    parser.add_argument(
+        "--scope", choices=["articles", "passages", "corpus"], help="named_terms_scope to use"
+    )
     args = parser.parse_args(argv)
 
-    config = load_config(args.config, env={**os.environ, "LINKRAG_DATA": str(args.data)})
+    env = {**os.environ, "LINKRAG_DATA": str(args.data)}
+    if args.scope:
+        env["LINKRAG_ANSWER__ABSTENTION__NAMED_TERMS_SCOPE"] = args.scope
+    config = load_config(args.config, env=env)
     index = SearchIndex.load(config.data_dir, config.index, embedder=get_embedder(config.index))
     items = select_split(load_qa(args.qa), args.split)
     min_sim = config.answer.min_similarity
-    rows = collect(index, items, config.answer.top_k, min_sim)
+    rows = collect(index, items, config.answer.top_k, min_sim, config.answer.abstention)
     splits = ["tune", "heldout"] if args.split == "all" else [args.split]
     for split in splits:
         chosen = [r for r in rows if r.item.split == split]

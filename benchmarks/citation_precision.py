@@ -1,6 +1,6 @@
 """Citation precision and latency of extractive `ask` over the dev set's answerable questions.
 
-    python benchmarks/citation_precision.py eval/dev.jsonl [--data /work/abst-data]
+    python benchmarks/citation_precision.py eval/dev.jsonl [--data /work/archive-data]
         [--split tune|heldout|all] [--audit eval/citation_audit.jsonl --audit-n 30]
 
 For every answered question, each cited sentence is checked by the citation checker
@@ -9,8 +9,8 @@ passages the answer was built from: it counts as supported when the checker keep
 citation on the passage it came from. Prints that share, abstentions, and `ask` latency
 p50/p95 with the models loaded (one untimed warm-up question first).
 
-`--audit` writes (question, cited sentence, quote) triples of the tune split for a hand
-audit (eval/citation_audit.md holds the judged one).
+`--audit` writes the first `--audit-n` answered tune questions with their whole answers
+and every citation's quote, for a hand audit (eval/citation_audit.md holds the judged one).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from assistant.eval_metrics import percentile
 from assistant.evaluation import load_qa, select_split
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = Path("/work/abst-data")
+DEFAULT_DATA = Path("/work/archive-data")
 
 
 def checked(answer: Answer, assistant: Assistant) -> tuple[int, int]:
@@ -43,14 +43,20 @@ def checked(answer: Answer, assistant: Assistant) -> tuple[int, int]:
     return len(cited), sum(1 for c in cited if (c.chunk_id, c.quote) in kept)
 
 
+def audit_entry(qid: str, question: str, answer: Answer) -> dict[str, object]:
+    """One answer to judge by hand: the question, the answer and every citation's quote."""
+    cites = [{"n": c.n, "quote": c.quote, "url": c.url} for c in answer.citations]
+    return {"id": qid, "question": question, "answer": answer.text, "citations": cites}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("qa", type=Path, help="QA file (JSONL)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data dir with an index")
     parser.add_argument("--config", type=Path, default=REPO / "config.yaml")
     parser.add_argument("--split", choices=["tune", "heldout", "all"], default="all")
-    parser.add_argument("--audit", type=Path, help="write tune triples for a hand audit here")
-    parser.add_argument("--audit-n", type=int, default=30, help="triples in the audit file")
+    parser.add_argument("--audit", type=Path, help="write tune answers for a hand audit here")
+    parser.add_argument("--audit-n", type=int, default=30, help="answers in the audit file")
     args = parser.parse_args(argv)
 
     env = {**os.environ, "LINKRAG_DATA": str(args.data), "LINKRAG_ANSWER__MODE": "extractive"}
@@ -59,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     assistant.ask(items[0].question)  # warm-up: index, USE and jieba load here, untimed
     latencies: list[float] = []
     cited = supported = abstained = 0
-    triples: list[dict[str, str]] = []
+    audit: list[dict[str, object]] = []
     for done, item in enumerate(items, 1):
         started = time.perf_counter()
         answer = assistant.ask(item.question)
@@ -70,11 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         n, ok = checked(answer, assistant)
         cited, supported = cited + n, supported + ok
-        if item.split == "tune" and answer.citations and len(triples) < args.audit_n:
-            first = answer.citations[0]
-            sentence = answer.text.split(f"[{first.n}]")[0].splitlines()[-1].strip()
-            triples.append({"id": item.id, "question": item.question, "sentence": sentence,
-                            "quote": first.quote, "url": first.url})  # fmt: skip
+        if item.split == "tune" and answer.citations and len(audit) < args.audit_n:
+            audit.append(audit_entry(item.id, item.question, answer))
     print(file=sys.stderr)
     share = supported / cited if cited else 0.0
     print(f"{len(items)} answerable questions ({args.split}); {abstained} abstained")
@@ -82,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
     print(f"extractive ask latency p50 {p50:.0f} ms, p95 {p95:.0f} ms")
     if args.audit:
-        lines = [json.dumps(t, ensure_ascii=False) for t in triples]
+        lines = [json.dumps(entry, ensure_ascii=False) for entry in audit]
         args.audit.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0
 

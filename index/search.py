@@ -55,6 +55,7 @@ class SearchIndex:
         self.settings = settings
         self._chunks = chunks
         self._corpus: str | None = None
+        self._rows_of_article: dict[int, list[int]] | None = None
         self._dense = dense
         self._lexical = lexical
         self._keys = [chunk_key(chunk.chunk_id) for chunk in chunks]
@@ -104,6 +105,16 @@ class SearchIndex:
             parts = (f"{c.title}\n{c.heading}\n{c.text}" for c in self._chunks)
             self._corpus = "\n".join(parts).lower()
         return self._corpus
+
+    def article_text(self, article_id: int) -> str:
+        """One article's chunks (title, headings, text), lowercased: "does it name X?"."""
+        if self._rows_of_article is None:  # a benign race, as for corpus_text
+            rows: dict[int, list[int]] = {}
+            for row, chunk in enumerate(self._chunks):
+                rows.setdefault(chunk.article_id, []).append(row)
+            self._rows_of_article = rows
+        chunks = (self._chunks[row] for row in self._rows_of_article.get(article_id, []))
+        return "\n".join(f"{c.title}\n{c.heading}\n{c.text}" for c in chunks).lower()
 
     @property
     def chunk_count(self) -> int:

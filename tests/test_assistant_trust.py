@@ -126,7 +126,7 @@ def test_corpus_scope_counts_only_names_no_article_has() -> None:
     assert signals("Megatron-LM 怎么切分？", hits, 0.1, scoped, corpus).missing == ()
     assert signals("Llama3 怎么切分？", hits, 0.1, scoped, corpus).missing == ()
     assert signals("KServe 怎么切分？", hits, 0.1, scoped, corpus).missing == ("KServe",)
-    passages = AbstentionSettings()  # the default looks at the passages only
+    passages = AbstentionSettings(named_terms_scope="passages")
     assert signals("Megatron-LM 怎么切分？", hits, 0.1, passages, corpus).missing
 
 
@@ -223,3 +223,24 @@ def test_abstention_never_calls_the_model(data_dir: Path, loopback_server: Start
         "How do I configure KServe autoscaling for LLM serving?"
     )
     assert answer.abstained and fake.bodies == []
+
+
+def test_articles_scope_finds_a_name_elsewhere_in_a_retrieved_article() -> None:
+    # The passage is a window on its article; the article names Llama3 further down.
+    hits = [_hit("异步张量并行把通信和矩阵乘拆开重叠执行。", 1, 0.5, 3.0)]
+    articles = {1: "异步张量并行把通信和矩阵乘拆开重叠执行。\n在 llama3 8b 上前向快 29%。"}
+    names = CorpusNames(lambda: "unused", articles.__getitem__)
+    scoped = AbstentionSettings()  # the default scope is "articles"
+    assert scoped.named_terms_scope == "articles"
+    assert signals("在 Llama3 上能快多少？", hits, 0.1, scoped, names).missing == ()
+    assert signals("在 KServe 上能快多少？", hits, 0.1, scoped, names).missing == ("KServe",)
+    passages = AbstentionSettings(named_terms_scope="passages")
+    assert signals("在 Llama3 上能快多少？", hits, 0.1, passages, names).missing == ("Llama3",)
+
+
+def test_the_index_gives_an_articles_whole_text(assistant: Assistant) -> None:
+    index = assistant.index
+    hit = assistant.search("ZeRO-3 怎么切分参数？", k=1)[0]
+    text = index.article_text(hit.chunk.article_id)  # type: ignore[union-attr]
+    assert hit.chunk.text.lower() in text and text == text.lower()
+    assert index.article_text(-1) == ""  # type: ignore[union-attr]
