@@ -288,6 +288,7 @@ class Assistant:
                 embedder=self.embedder(),
                 progress=progress,
                 full=full,
+                ray=self.config.ray if self.config.executor == "ray" else None,
             )
         fresh = self._load_index()
         with self._lock:  # readers holding the old index finish on it; new ones get this
@@ -306,6 +307,10 @@ class Assistant:
     ) -> RebuildReport:
         """Ingest, then index, then hot-swap the loaded index."""
         started = time.perf_counter()
+        if self.config.executor == "ray":  # fail before a long ingest, not after it
+            from index.ray_embed import import_ray
+
+            import_ray()
         ingested = self.ingest(
             progress,
             replay=replay,

@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from assistant.redact import add_secret
-from index import IndexSettings
+from index import IndexSettings, RaySettings
 from ingest import FetchSettings, IngestSettings, parse_source_spec
 
 ENV_PREFIX = "LINKRAG_"
@@ -209,6 +209,12 @@ class AppConfig(BaseModel):
     fetch: FetchSettings = Field(default_factory=FetchSettings, description="Fetching.")
     extract: IngestSettings = Field(default_factory=IngestSettings, description="Extraction.")
     index: IndexSettings = Field(default_factory=IndexSettings, description="Indexing and search.")
+    executor: Literal["local", "ray"] = Field(
+        "local",
+        description="Where index builds embed: 'local' (this process) or 'ray' (a Ray "
+        "cluster; needs the linkrag[ray] extra).",
+    )
+    ray: RaySettings = Field(default_factory=RaySettings, description="The Ray cluster.")
     answer: AnswerSettings = Field(default_factory=AnswerSettings, description="Answering.")
     ui: UISettings = Field(default_factory=UISettings, description="Web UI.")
 
@@ -221,7 +227,8 @@ class AppConfig(BaseModel):
 
 
 def _env_overrides(env: dict[str, str]) -> dict[str, Any]:
-    """LINKRAG_DATA → data_dir; LINKRAG_SECTION__FIELD → nested; values parsed as YAML."""
+    """LINKRAG_DATA → data_dir, LINKRAG_EXECUTOR → executor; LINKRAG_SECTION__FIELD → nested;
+    values parsed as YAML."""
     out: dict[str, Any] = {}
     for key, raw in env.items():
         if not key.startswith(ENV_PREFIX) or key.startswith("LINKRAG_UI_USER"):
@@ -229,6 +236,9 @@ def _env_overrides(env: dict[str, str]) -> dict[str, Any]:
         name = key[len(ENV_PREFIX) :].lower()
         if name in ("data", "data_dir"):
             out["data_dir"] = raw
+            continue
+        if name == "executor":  # LINKRAG_EXECUTOR=ray: the one top-level choice worth overriding
+            out["executor"] = raw
             continue
         if "__" not in name:
             continue  # LINKRAG_UI_PASSWORD and friends are read where they are used

@@ -10,7 +10,7 @@ from index.lexical import tokenize
 from index.query import Glossary, QueryPlan, analyze, is_small_talk, query_language
 from index.rerank import CrossEncoderReranker
 from index.search import SearchIndex
-from index.settings import IndexSettings
+from index.settings import IndexSettings, RaySettings, RayStageSettings
 from index.store import IndexLoadError, IndexMismatchError, IndexNotFoundError, current_version
 from index.types import Chunk, Hit, IndexBuildError, ProgressFn
 
@@ -31,6 +31,8 @@ __all__ = [
     "IndexSettings",
     "ProgressFn",
     "QueryPlan",
+    "RaySettings",
+    "RayStageSettings",
     "SearchIndex",
     "analyze",
     "build_index",

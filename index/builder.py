@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from index.cache import CACHE_FILE, CachedEmbedding, EmbeddingCache
+from index.cache import CACHE_FILE, CachedEmbedding, EmbeddingCache, MissRunner, local_runner
 from index.chunking import chunk_article, embed_text
 from index.dense import DenseIndex, chunk_key
 from index.embedders import Embedder, get_embedder
 from index.lexical import LexicalIndex, tokenize
-from index.settings import IndexSettings
+from index.settings import IndexSettings, RaySettings
 from index.state import (
     Previous,
     article_signature,
@@ -93,15 +93,18 @@ def build_index(
     embedder: Embedder | None = None,
     progress: ProgressFn | None = None,
     full: bool = False,
+    ray: RaySettings | None = None,
 ) -> IndexReport:
     """Bring the index up to date with the store; the old version serves until the swap.
 
     Only new and changed articles are chunked, embedded and tokenized, unless `full` is
-    set or the index settings changed since the live version was built.
+    set or the index settings changed since the live version was built. With `ray`, the
+    embedding cache misses are embedded on that Ray cluster instead of in this process.
     """
     started = time.perf_counter()
     data_dir = Path(data_dir)
     embedder = embedder or get_embedder(settings)
+    runner = _runner(embedder, settings, ray)
     notify = progress or _silent
     wanted = fingerprint(settings, embedder.id)
     articles = list(store.iter_articles())
@@ -113,7 +116,7 @@ def build_index(
     if not plan.kept and not plan.added:
         raise IndexBuildError(f"no article text to index in {data_dir}: run `linkrag ingest` first")
     with EmbeddingCache(data_dir / CACHE_FILE) as cache:
-        embed = CachedEmbedding(embedder, cache, settings.batch_size, notify)
+        embed = CachedEmbedding(embedder.id, cache, runner, notify)
         dense = _dense_part(previous, plan, embed, settings)
     chunks, tokens = _ordered(plan, notify)
     meta = make_meta(wanted, dense.dim, plan.articles, len(chunks))
@@ -129,6 +132,14 @@ def build_index(
              version, report.mode, report.articles, report.chunks, report.added,
              report.removed, report.embedded, report.seconds)  # fmt: skip
     return report
+
+
+def _runner(embedder: Embedder, settings: IndexSettings, ray: RaySettings | None) -> MissRunner:
+    if ray is None:
+        return local_runner(embedder, settings.batch_size)
+    from index.ray_embed import ray_runner  # deferred: a local build never imports Ray
+
+    return ray_runner(settings, ray, embedder.id)
 
 
 def _unchanged(previous: Previous, articles: int, started: float) -> IndexReport:

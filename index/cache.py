@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -81,32 +81,45 @@ class EmbeddingCache:
         self.close()
 
 
+# Embeds cache misses given as (text hashes, texts), yielding (hashes, vectors) per batch
+# as they finish; the caller writes each batch to the cache at once.
+MissRunner = Callable[[list[str], list[str]], Iterator[tuple[list[str], np.ndarray]]]
+
+
+def local_runner(embedder: Embedder, batch_size: int) -> MissRunner:
+    """Embeds misses in this process, `batch_size` texts at a time."""
+
+    def run(hashes: list[str], texts: list[str]) -> Iterator[tuple[list[str], np.ndarray]]:
+        for i in range(0, len(hashes), batch_size):
+            yield hashes[i : i + batch_size], embedder.embed_batch(texts[i : i + batch_size])
+
+    return run
+
+
 def embed_all(
     texts: Sequence[str],
-    embedder: Embedder,
+    embedder_id: str,
     cache: EmbeddingCache,
-    batch_size: int,
+    runner: MissRunner,
     notify: ProgressFn,
 ) -> tuple[np.ndarray, int]:
     """Vectors for all texts, embedding only those the cache lacks; returns (vectors, embedded)."""
     hashes = [text_hash(text) for text in texts]
-    known = cache.get_many(embedder.id, hashes)
+    known = cache.get_many(embedder_id, hashes)
     first_of = {h: i for i, h in reversed(list(enumerate(hashes)))}
+    # Similar lengths batched together waste less padding work in the encoder.
     missing = sorted((h for h in first_of if h not in known), key=lambda h: len(texts[first_of[h]]))
     notify("embed", len(texts) - len(missing), len(texts))
     done = 0
-    # Similar lengths batched together waste less padding work in the encoder.
-    for i in range(0, len(missing), batch_size):
-        batch = missing[i : i + batch_size]
-        vectors = embedder.embed_batch([texts[first_of[h]] for h in batch])
+    for batch, vectors in runner(missing, [texts[first_of[h]] for h in missing]) if missing else ():
         fresh = dict(zip(batch, vectors, strict=True))
-        cache.put_many(embedder.id, fresh.items())
+        cache.put_many(embedder_id, fresh.items())
         known.update(fresh)
         done += len(batch)
         notify("embed", len(texts) - len(missing) + done, len(texts))
     if len({known[h].shape[0] for h in hashes}) > 1:
         raise IndexBuildError(
-            f"embedding cache holds vectors of mixed sizes for {embedder.id}: delete {CACHE_FILE}"
+            f"embedding cache holds vectors of mixed sizes for {embedder_id}: delete {CACHE_FILE}"
         )
     return np.stack([known[h] for h in hashes]).astype(np.float32), len(missing)
 
@@ -115,16 +128,14 @@ def embed_all(
 class CachedEmbedding:
     """Embeds through the cache and counts what the embedder actually ran on."""
 
-    embedder: Embedder
+    embedder_id: str
     cache: EmbeddingCache
-    batch_size: int
+    runner: MissRunner
     notify: ProgressFn
     embedded: int = 0
 
     def __call__(self, chunks: list[Chunk]) -> np.ndarray:
         texts = [embed_text(chunk) for chunk in chunks]
-        vectors, embedded = embed_all(
-            texts, self.embedder, self.cache, self.batch_size, self.notify
-        )
+        vectors, embedded = embed_all(texts, self.embedder_id, self.cache, self.runner, self.notify)
         self.embedded += embedded
         return vectors

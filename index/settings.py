@@ -105,3 +105,32 @@ class IndexSettings(BaseModel):
         False,
         description="Memory-map the BM25 index on load instead of reading it into RAM.",
     )
+
+
+class RayStageSettings(BaseModel):
+    """How one stage runs on Ray workers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int = Field(64, ge=1, le=65536, description="Items per Ray batch.")
+    concurrency: int = Field(2, ge=1, le=4096, description="Ray workers running the stage.")
+    cpus_per_worker: float = Field(
+        1.0, gt=0, le=256, description="CPUs each worker reserves (and the threads it uses)."
+    )
+
+
+class RaySettings(BaseModel):
+    """The Ray cluster that runs the heavy stages when `executor: ray`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: str = Field(
+        "",
+        description=(
+            "Cluster to join: 'host:port' of a head node, 'auto' for one started on this "
+            "machine, or '' to start a private Ray for the build."
+        ),
+    )
+    embed: RayStageSettings = Field(
+        default_factory=RayStageSettings, description="Embedding of cache misses."
+    )

@@ -1,0 +1,229 @@
+"""`executor: ray`: a local build never imports Ray, a missing Ray is one line, and a Ray
+build on a real local cluster (started here, on 127.0.0.1) equals a local build, even when
+a worker dies mid-embedding."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import DEMO, REPO
+
+from assistant import AppConfig, Assistant, ConfigError, load_config
+from index import IndexSettings, RaySettings, SearchIndex
+from index.cache import CACHE_FILE
+from index.dense import DenseIndex
+from index.state import ARTICLES_FILE, TOKENS_FILE
+from index.store import CHUNKS_FILE, DENSE_FILE
+from ui.cli import main
+
+QUERIES = ["ZeRO-3 切分模型参数", "KV cache", "flash attention tiling", "量化 int4", "LoRA rank"]
+
+_LOCAL_BUILD = """
+import json, sys
+from assistant import Assistant, load_config
+config = load_config(None)
+assert config.executor == "local"
+report = Assistant(config).rebuild(sources=[sys.argv[1]])
+print(json.dumps({"chunks": report.index.chunks, "ray": "ray" in sys.modules}))
+"""
+
+
+def test_a_local_build_never_imports_ray(tmp_path: Path) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    text = "# KV cache\n\n" + "PagedAttention keeps the KV cache in fixed-size blocks. " * 12
+    (notes / "kv.md").write_text(text, "utf-8")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "LINKRAG_DATA": str(tmp_path / "data")}
+    run = subprocess.run(
+        [sys.executable, "-c", _LOCAL_BUILD, f"dir:{notes}"],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    outcome = json.loads(run.stdout.strip().splitlines()[-1])
+    assert outcome == {"chunks": outcome["chunks"], "ray": False} and outcome["chunks"] > 0
+
+
+def test_executor_ray_without_ray_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if not installed
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.md").write_text("# A\n\n" + "Some words here. " * 30, "utf-8")
+    config = tmp_path / "config.yaml"
+    config.write_text("executor: ray\nray:\n  address: 127.0.0.1:1\n", "utf-8")
+    code = main(["--config", str(config), "build", "--source", f"dir:{tmp_path / 'notes'}"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.count("\n") == 0, err
+    assert "executor: ray needs Ray" in err and "pip install 'linkrag[ray]'" in err
+
+
+def test_executor_comes_from_config_or_environment() -> None:
+    assert load_config(None, env={}).executor == "local"
+    assert load_config(None, env={"LINKRAG_EXECUTOR": "ray"}).executor == "ray"
+    with pytest.raises(ConfigError, match="executor"):
+        load_config(None, env={"LINKRAG_EXECUTOR": "spark"})
+
+
+# --- a real Ray cluster: slow tier ---------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _cluster_env() -> dict[str, str]:
+    # Ray maps 127.0.0.1 to the machine's routable address unless told that this is a
+    # single-node setup; with it every Ray socket stays on loopback.
+    return {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[tuple[str, int]]:
+    """`ray start --head` on 127.0.0.1 with 2 CPUs; yields (address, session id) and
+    stops exactly the processes it started."""
+    saved = {key: os.environ.get(key) for key in _cluster_env()}
+    # Before Ray is imported (it reads these once): the driver must agree on 127.0.0.1.
+    os.environ.update(_cluster_env())
+    pytest.importorskip("ray.data", reason="Ray is not installed (pip install 'linkrag[ray]')")
+    temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}  # workers import this checkout
+    ray_bin = str(Path(sys.executable).with_name("ray"))
+    command = [ray_bin, "start", "--head", "--port", str(port), "--num-cpus", "2",
+               "--object-store-memory", "200000000", "--temp-dir", str(temp),
+               "--include-dashboard=false", "--disable-usage-stats"]  # fmt: skip
+    # A new session: every process the cluster spawns stays in it.
+    start = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    session = start.pid
+    try:
+        output, _ = start.communicate(timeout=120)
+        assert start.returncode == 0, output[-2000:]
+        yield f"127.0.0.1:{port}", session
+    finally:
+        _stop_session(session)
+        shutil.rmtree(temp, ignore_errors=True)
+        for key, value in saved.items():
+            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+
+
+def _session_pids(session: int) -> list[tuple[int, str]]:
+    """(pid, process title) of every process in the cluster's session. Ray workers get
+    process groups of their own, but all stay in the session `ray start` opened."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().decode(errors="replace")
+            if os.getsid(int(entry.name)) == session:
+                found.append((int(entry.name), title))
+        except OSError:  # gone meanwhile
+            continue
+    return found
+
+
+def _stop_session(session: int) -> None:
+    for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 5.0)):
+        for pid, _ in _session_pids(session):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                continue
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and _session_pids(session):
+            time.sleep(0.2)
+        if not _session_pids(session):
+            return
+
+
+def _map_workers(session: int) -> list[int]:
+    """Pids of the cluster's Ray Data map actors (their process title names the stage)."""
+    return [pid for pid, title in _session_pids(session) if title.startswith("ray::MapWorker")]
+
+
+def _config(data_dir: Path, executor: str, address: str) -> AppConfig:
+    ray = RaySettings.model_validate(
+        {"address": address, "embed": {"batch_size": 4, "concurrency": 2}}
+    )
+    return AppConfig(data_dir=data_dir, executor=executor, ray=ray)  # type: ignore[arg-type]
+
+
+class _KillOneWorker:
+    """A progress callback that SIGKILLs one map actor once the first batch is home."""
+
+    def __init__(self, session: int) -> None:
+        self.session = session
+        self.first: int | None = None
+        self.killed: tuple[int, int, int] | None = None  # (pid, done, total)
+        self.seen: list[tuple[int, int, int]] = []  # (done, total, workers) per batch home
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != "embed" or self.killed is not None:
+            return
+        if self.first is None:
+            self.first = done  # the cached count, before any batch
+            return
+        workers = _map_workers(self.session)
+        self.seen.append((done, total, len(workers)))
+        if workers and done < total:
+            os.kill(workers[0], signal.SIGKILL)
+            self.killed = (workers[0], done, total)
+
+
+def _vectors(folder: Path) -> dict[int, np.ndarray]:
+    dense = DenseIndex.load(folder / DENSE_FILE)
+    return {int(i): np.asarray(dense._index.reconstruct(int(i))) for i in dense.ids()}
+
+
+def _assert_same_build(ray_folder: Path, local_folder: Path, use: Any) -> None:
+    for name in (ARTICLES_FILE, CHUNKS_FILE, TOKENS_FILE):
+        assert (ray_folder / name).read_text("utf-8") == (local_folder / name).read_text("utf-8")
+    got, want = _vectors(ray_folder), _vectors(local_folder)
+    assert got.keys() == want.keys()
+    for key, vector in want.items():
+        np.testing.assert_allclose(got[key], vector, atol=1e-5)
+    a = SearchIndex.load(ray_folder.parent.parent, IndexSettings(), embedder=use)
+    b = SearchIndex.load(local_folder.parent.parent, IndexSettings(), embedder=use)
+    for query in QUERIES:
+        hits, expected = a.search(query, k=8), b.search(query, k=8)
+        assert [h.chunk.chunk_id for h in hits] == [h.chunk.chunk_id for h in expected], query
+        assert [h.score for h in hits] == pytest.approx([h.score for h in expected], abs=1e-5)
+
+
+@pytest.mark.slow
+def test_a_ray_build_equals_a_local_one_despite_a_killed_worker(
+    tmp_path: Path, use: Any, ray_cluster: tuple[str, int]
+) -> None:
+    address, session = ray_cluster
+    source = [f"dir:{DEMO / 'site'}"]
+    local = Assistant(_config(tmp_path / "local", "local", address)).rebuild(sources=source)
+    # Only cache misses travel: the Ray build starts from the local cache minus ~5/16 of it.
+    (tmp_path / "ray").mkdir()
+    shutil.copy(tmp_path / "local" / CACHE_FILE, tmp_path / "ray" / CACHE_FILE)
+    with sqlite3.connect(tmp_path / "ray" / CACHE_FILE) as db:
+        dropped = db.execute("DELETE FROM embeddings WHERE text_hash < '5'").rowcount
+    chaos = _KillOneWorker(session)
+    ray = Assistant(_config(tmp_path / "ray", "ray", address)).rebuild(chaos, sources=source)
+
+    assert chaos.killed is not None, f"no map worker killed mid-embedding: {chaos.seen}"
+    assert local.index.embedded == local.index.chunks > 40
+    assert ray.index.embedded == dropped > 8  # a few batches of 4
+    _assert_same_build(ray.index.path, local.index.path, use)
