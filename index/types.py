@@ -44,9 +44,11 @@ class IndexBuildError(Exception):
 
     cause = (
         "An index cannot be built: the store has no article text, the embedding cache "
-        "holds vectors of mixed sizes, or the settings cannot fit."
+        "holds vectors of mixed sizes, the settings cannot fit, or `executor: ray` lacks "
+        "Ray or its cluster."
     )
     fix = (
-        "Run `linkrag ingest` first, delete the cache file the message names, or change "
-        "the named setting."
+        "Run `linkrag ingest` first, delete the cache file the message names, change "
+        "the named setting, or install `linkrag[ray]` / start the cluster (or use "
+        "`executor: local`)."
     )
