@@ -108,9 +108,8 @@ def test_per_article_collapse(tmp_path: Path, fake_registered: str) -> None:
 
 
 def test_navigation_chunks_rank_below_content(tmp_path: Path, fake_registered: str) -> None:
-    links = "\n".join(
-        f"- [DPO preference {word}](https://{word}.example/dpo)" for word in ("guide", "notes", "code")
-    )
+    words = ("guide", "notes", "code")
+    links = "\n".join(f"- [DPO preference {w}](https://{w}.example/dpo)" for w in words)
     articles = [
         Article(url="https://example.org/links", title="Links", text=links, id=1),
         Article(
@@ -125,7 +124,8 @@ def test_navigation_chunks_rank_below_content(tmp_path: Path, fake_registered: s
 
     def first(penalty: float, mode: SearchMode = "hybrid") -> str:
         tuned = settings.model_copy(update={"navigation_penalty": penalty})
-        return SearchIndex.load(tmp_path, tuned).search("DPO preference", k=2, mode=mode)[0].chunk.url
+        hits = SearchIndex.load(tmp_path, tuned).search("DPO preference", k=2, mode=mode)
+        return hits[0].chunk.url
 
     assert first(1.0) == "https://example.org/links"  # undemoted, the link list wins
     assert first(0.5) == "https://example.org/dpo"
