@@ -12,6 +12,7 @@ reports every point, marking the cheapest one with recall@10 >= --target.
 
     python benchmarks/scale_dense.py [--n 1000000] [--data random,clustered]
         [--kinds flat,ivfpq,hnsw] [--queries 1000] [--threads 2]
+        [--ef-searches 16,32,...] [--nprobes 1,2,...]   # the sweeps, cheapest first
 """
 
 from __future__ import annotations
