@@ -12,6 +12,7 @@ reports every point, marking the cheapest one with recall@10 >= --target.
 
     python benchmarks/scale_dense.py [--n 1000000] [--data random,clustered]
         [--kinds flat,ivfpq,hnsw] [--queries 1000] [--threads 2]
+        [--ef-searches 16,32,...] [--nprobes 1,2,...]   # the sweeps, cheapest first
 """
 
 from __future__ import annotations
@@ -128,7 +129,12 @@ def _build(
 
 
 def bench_kind(
-    data: str, base: np.ndarray, queries: np.ndarray, truth: np.ndarray, s: IndexSettings
+    data: str,
+    base: np.ndarray,
+    queries: np.ndarray,
+    truth: np.ndarray,
+    s: IndexSettings,
+    sweeps: tuple[tuple[int, ...], tuple[int, ...]] = (EF_SEARCHES, NPROBES),
 ) -> list[Row]:
     """Build one kind, then sweep its search parameter; one row per setting."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -139,11 +145,11 @@ def bench_kind(
     if s.dense == "hnsw":
         fixed = f"M={s.hnsw_m} efC={s.hnsw_ef_construction}"
         sweep = [
-            (f"{fixed} efS={e}", s.model_copy(update={"hnsw_ef_search": e})) for e in EF_SEARCHES
+            (f"{fixed} efS={e}", s.model_copy(update={"hnsw_ef_search": e})) for e in sweeps[0]
         ]
     else:
         fixed = f"nlist={ivf_lists(len(base), s)} m={pq_subquantizers(DIM, s)}x{s.pq_bits}b"
-        sweep = [(f"{fixed} nprobe={p}", s.model_copy(update={"ivf_nprobe": p})) for p in NPROBES]
+        sweep = [(f"{fixed} nprobe={p}", s.model_copy(update={"ivf_nprobe": p})) for p in sweeps[1]]
     rows = []
     for params, tuned in sweep:
         dense.tune(tuned)
@@ -189,6 +195,10 @@ def print_table(n: int, rows: list[Row], target: float) -> None:
         )
 
 
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(","))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000)
@@ -202,6 +212,8 @@ def main() -> None:
     parser.add_argument("--pq-m", type=int, default=0, help="0 = auto (dim/2)")
     parser.add_argument("--pq-bits", type=int, default=8)
     parser.add_argument("--nlist", type=int, default=0)
+    parser.add_argument("--ef-searches", default=",".join(map(str, EF_SEARCHES)))
+    parser.add_argument("--nprobes", default=",".join(map(str, NPROBES)))
     args = parser.parse_args()
     import faiss
 
@@ -221,7 +233,8 @@ def main() -> None:
         for kind in args.kinds.split(","):
             print(f"{data}: building {kind} over {args.n:,} vectors", flush=True)
             settings = base_settings.model_copy(update={"dense": kind})
-            rows += bench_kind(data, base, queries, truth, settings)
+            sweeps = (_ints(args.ef_searches), _ints(args.nprobes))
+            rows += bench_kind(data, base, queries, truth, settings, sweeps)
             gc.collect()
         del base
     _mark_cheapest(rows, args.target)

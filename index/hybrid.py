@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+import re
+from collections.abc import Callable, Collection, Hashable, Sequence
+
+# A markdown link or a bare URL: the characters a navigation chunk is made of.
+_LINK = re.compile(r"\[[^\]\n]*\]\([^)\s]*\)|https?://\S+")
 
 
 def rrf(rankings: Sequence[tuple[float, Sequence[int]]], k: int) -> dict[int, float]:
@@ -37,3 +41,21 @@ def collapse(
         if len(picked) >= limit:
             break
     return picked
+
+
+def link_share(text: str) -> float:
+    """The share of `text`'s characters inside markdown links and bare URLs (0..1)."""
+    if not text:
+        return 0.0
+    return sum(len(m) for m in _LINK.findall(text)) / len(text)
+
+
+def demote(fused: dict[int, float], rows: Collection[int], factor: float) -> dict[int, float]:
+    """`fused` with the scores of `rows` multiplied by `factor`; the others unchanged.
+
+    Used for navigation chunks (lists of links): their anchor texts name the topics of
+    other articles and match queries well, but they answer nothing themselves.
+    """
+    if factor == 1.0 or not rows:
+        return fused
+    return {row: score * factor if row in rows else score for row, score in fused.items()}

@@ -12,8 +12,8 @@ from index.chunking import embed_text
 from index.dense import DenseIndex, chunk_key
 from index.embedders import Embedder, get_embedder, normalize
 from index.filters import ChunkFilter
-from index.hybrid import collapse, ranked, rrf
-from index.lexical import LexicalIndex, tokenize
+from index.hybrid import collapse, demote, link_share, ranked, rrf
+from index.lexical import LexicalIndex, query_tokens
 from index.query import Glossary, QueryPlan, analyze
 from index.rerank import CrossEncoderReranker
 from index.settings import IndexSettings
@@ -61,6 +61,11 @@ class SearchIndex:
         self._keys = [chunk_key(chunk.chunk_id) for chunk in chunks]
         self._row_of = {key: row for row, key in enumerate(self._keys)}
         self._filter = ChunkFilter(chunks)
+        self._navigation = frozenset(
+            row
+            for row, chunk in enumerate(chunks)
+            if link_share(chunk.text) > settings.navigation_share
+        )
         self.glossary = _glossary(settings.glossary)
         self.reranker = (
             CrossEncoderReranker(settings.reranker, threads=settings.threads)
@@ -173,10 +178,12 @@ class SearchIndex:
         dense = self._dense_rows(vector, pool, allowed) if mode != "lexical" else []
         lexical = []
         if mode != "dense":
-            lexical = self._lexical.search(tokenize(plan.lexical_text), pool, allowed)
+            lexical = self._lexical.search(query_tokens(plan.lexical_text), pool, allowed)
         weights = self._weights(plan) if mode == "hybrid" else (1.0, 1.0)
         rankings = [[row for row, _ in dense], [row for row, _ in lexical]]
         fused = rrf(list(zip(weights, rankings, strict=True)), self.settings.rrf_k)
+        if mode == "hybrid":  # the single-retriever modes stay pure, for comparison
+            fused = demote(fused, self._navigation, self.settings.navigation_penalty)
         order = ranked(fused)
         if self.reranker is not None and mode == "hybrid":
             order, fused = self._rerank(plan.text, order, fused)

@@ -34,7 +34,7 @@ class IndexSettings(BaseModel):
         1.0, ge=0, description="Weight of the dense ranking in RRF for Chinese queries."
     )
     lexical_weight: float = Field(
-        1.0, ge=0, description="Weight of the BM25 ranking in RRF for Chinese queries."
+        1.2, ge=0, description="Weight of the BM25 ranking in RRF for Chinese queries."
     )
     en_dense_weight: float = Field(
         1.0, ge=0, description="Weight of the dense ranking in RRF for English queries."
@@ -64,6 +64,21 @@ class IndexSettings(BaseModel):
         ),
     )
     rerank_top: int = Field(30, ge=1, le=500, description="Fused candidates the reranker rescores.")
+    navigation_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description=(
+            "A chunk with more than this share of its characters in links or URLs is a "
+            "navigation chunk (a list of links), demoted by navigation_penalty."
+        ),
+    )
+    navigation_penalty: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Fused score multiplier of navigation chunks in hybrid search; 1 = off.",
+    )
     per_article: int = Field(
         2, ge=1, description="At most this many chunks per article in results."
     )

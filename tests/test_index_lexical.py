@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from index.lexical import LexicalIndex, tokenize
+from index.lexical import LexicalIndex, query_tokens, tokenize
 
 
 def test_identifiers_survive_whole_and_lowercased() -> None:
@@ -21,6 +21,13 @@ def test_chinese_uses_search_mode_and_llm_terms() -> None:
         assert token in tokens, token
     assert "，" not in tokens and "。" not in tokens
     assert "的" not in tokenize("显存的占用")
+
+
+def test_query_tokens_drop_chinese_question_words_only() -> None:
+    question = "为什么张量并行能减少显存？怎么做？"
+    assert {"为什么", "怎么", "能"} <= set(tokenize(question))  # documents keep them
+    assert query_tokens(question) == ["张量", "并行", "张量并行", "减少", "显存"]
+    assert query_tokens("What is ZeRO-3?") == tokenize("What is ZeRO-3?")
 
 
 def test_punctuation_and_whitespace_dropped() -> None:

@@ -11,6 +11,7 @@ from test_index_support import FakeSource, HashEmbedder, corpus
 
 from index import IndexSettings, SearchIndex, build_index, register_embedder
 from index.embedders import UseEmbedder, unregister_embedder
+from index.search import SearchMode
 from ingest import Article
 
 
@@ -104,3 +105,28 @@ def test_per_article_collapse(tmp_path: Path, fake_registered: str) -> None:
         long_hits = [h for h in hits if h.chunk.article_id == 1]
         assert len(long_hits) == per_article
         assert any(h.chunk.article_id == 2 for h in hits)
+
+
+def test_navigation_chunks_rank_below_content(tmp_path: Path, fake_registered: str) -> None:
+    words = ("guide", "notes", "code")
+    links = "\n".join(f"- [DPO preference {w}](https://{w}.example/dpo)" for w in words)
+    articles = [
+        Article(url="https://example.org/links", title="Links", text=links, id=1),
+        Article(
+            url="https://example.org/dpo",
+            title="Direct optimization",
+            text="DPO fits a preference loss directly, with no separate reward model to train.",
+            id=2,
+        ),
+    ]
+    settings = IndexSettings(embedder=fake_registered)
+    build_index(FakeSource(articles), tmp_path, settings)
+
+    def first(penalty: float, mode: SearchMode = "hybrid") -> str:
+        tuned = settings.model_copy(update={"navigation_penalty": penalty})
+        hits = SearchIndex.load(tmp_path, tuned).search("DPO preference", k=2, mode=mode)
+        return hits[0].chunk.url
+
+    assert first(1.0) == "https://example.org/links"  # undemoted, the link list wins
+    assert first(0.5) == "https://example.org/dpo"
+    assert first(0.5, "lexical") == "https://example.org/links"  # single retrievers stay pure
