@@ -167,17 +167,20 @@ def signals(
     "articles" (the default) then counts it as present, since a 600-character passage
     is a window on an article that is about the name ("在 Llama3 上能快多少" retrieves
     the Async-TP article, whose benchmark section names Llama3). Scope "corpus" counts
-    it only when no article names it: one the corpus has is a retrieval miss.
+    it only when no article names it: one the corpus has is a retrieval miss. Only the
+    best `named_terms_depth` hits count: an article that names Mamba in passing, ranked
+    sixth, does not make a question about Mamba answerable.
     """
     top_cosine = max((h.dense for h in hits), default=0.0)
     top_score = hits[0].score if hits else 0.0
     gap = top_score - hits[1].score if len(hits) > 1 else top_score
     agree = retrievers_agree(hits, settings.agreement_depth)
-    missing = tuple(missing_terms(question, hits)) if settings.named_terms and hits else ()
+    top = hits[: settings.named_terms_depth]
+    missing = tuple(missing_terms(question, top)) if settings.named_terms and hits else ()
     if corpus is not None and settings.named_terms_scope == "corpus":
         missing = tuple(term for term in missing if not corpus.names(term))
     elif corpus is not None and settings.named_terms_scope == "articles":
-        missing = corpus.in_articles(missing, hits)
+        missing = corpus.in_articles(missing, top)
     evidence = has_evidence(question, hits, min_similarity)
     reasons = []
     if not evidence:

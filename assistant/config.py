@@ -121,6 +121,13 @@ class AbstentionSettings(BaseModel):
         "retrieved article names it anywhere in its text; 'passages' when no retrieved "
         "passage does; 'corpus' only when no article at all does.",
     )
+    named_terms_depth: int = Field(
+        4,
+        ge=1,
+        le=50,
+        description="A name counts as present only when one of the best this-many passages "
+        "(or, by scope, their articles) has it; a passing mention further down is no answer.",
+    )
 
 
 class AnswerSettings(BaseModel):

@@ -244,3 +244,14 @@ def test_the_index_gives_an_articles_whole_text(assistant: Assistant) -> None:
     text = index.article_text(hit.chunk.article_id)  # type: ignore[union-attr]
     assert hit.chunk.text.lower() in text and text == text.lower()
     assert index.article_text(-1) == ""  # type: ignore[union-attr]
+
+
+def test_a_name_only_in_a_low_ranked_hit_still_abstains() -> None:
+    # Five passages about parallel scans; the sixth mentions Mamba in passing.
+    hits = [_hit(f"并行扫描的第 {n} 种实现", n, 0.5, 3.0, n) for n in range(1, 6)]
+    hits.append(_hit("顺带一提，Mamba 也用到了扫描。", 6, 0.3, 1.0, 6))
+    assert signals("Mamba 的并行扫描怎么实现？", hits, 0.1, AbstentionSettings()).missing == (
+        "Mamba",
+    )
+    deep = AbstentionSettings(named_terms_depth=6)
+    assert signals("Mamba 的并行扫描怎么实现？", hits, 0.1, deep).missing == ()
