@@ -7,21 +7,24 @@ into a temporary data dir first. It serves `build_app` on 127.0.0.1, warms it wi
 question, then starts all requests at once, each from its own client thread, and
 prints how many succeeded and the latency p50/p95 (submit → final answer). The server
 answers `ui.concurrency` requests at a time; the rest wait in Gradio's queue.
+`benchmarks/load.py` reuses `serve` and `fire` for its web UI phase.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from gradio_client import Client
 
-from assistant import AppConfig, Assistant, UISettings
+from assistant import AppConfig, Assistant
 from assistant.config import RateLimitSettings
+from assistant.eval_metrics import percentile
 from ui.web import build_app, launch
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,11 +40,35 @@ QUESTIONS = [
     "Which environment variables does torchrun set for each worker?",
     "What is the capital of Australia?",
 ]
+# One simulated user's request: (its own client, its question) → whether the reply is sound.
+Request = Callable[[Client, str], bool]
+Result = tuple[bool, float]  # (sound reply, seconds from the starting gun to the reply)
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+def chat(client: Client, question: str) -> bool:
+    """One chat turn; sound when the last message is an answer (or the fixed reply)."""
+    _, history = client.predict(question, [], api_name="/chat")
+    return bool(history[-1]["role"] == "assistant" and "lr-answer" in str(history[-1]["content"]))
+
+
+def summarize(results: Sequence[Result]) -> str:
+    """ "19/20 ok, 1 error; p50 .. ms, p95 .. ms, max .. ms" over the sound replies."""
+    latencies = [seconds * 1000 for ok, seconds in results if ok]
+    errors = len(results) - len(latencies)
+    line = f"{len(latencies)}/{len(results)} ok, {errors} error{'s' * (errors != 1)}"
+    if latencies:
+        p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+        line += f"; p50 {p50:.0f} ms, p95 {p95:.0f} ms, max {max(latencies):.0f} ms"
+    return line
+
+
+def for_load(config: AppConfig, concurrency: int | None = None) -> AppConfig:
+    """`config` with the per-client rate limit off (every simulated user connects from
+    127.0.0.1, so the limit would refuse them as one client) and, if given, `concurrency`."""
+    ui = config.ui.model_copy(update={"rate_limit": RateLimitSettings(requests=0)})
+    if concurrency:
+        ui = ui.model_copy(update={"concurrency": concurrency})
+    return config.model_copy(update={"ui": ui})
 
 
 def _assistant(data: Path | None, workdir: Path, concurrency: int | None) -> Assistant:
@@ -50,13 +77,7 @@ def _assistant(data: Path | None, workdir: Path, concurrency: int | None) -> Ass
     else:
         site = REPO / "examples" / "demo" / "site"
         config = AppConfig(data_dir=workdir / "data", sources=[f"dir:{site}"])
-    # Every simulated user connects from 127.0.0.1: the per-client rate limit would refuse
-    # them as one client, so it is off here.
-    ui = UISettings(rate_limit=RateLimitSettings(requests=0))
-    if concurrency:
-        ui = ui.model_copy(update={"concurrency": concurrency})
-    config = config.model_copy(update={"ui": ui})
-    assistant = Assistant(config)
+    assistant = Assistant(for_load(config, concurrency))
     if data is None:
         report = assistant.rebuild()
         assert report.index is not None  # nothing stops this rebuild
@@ -64,17 +85,52 @@ def _assistant(data: Path | None, workdir: Path, concurrency: int | None) -> Ass
     return assistant
 
 
-def _ask(url: str, question: str, results: list[tuple[bool, float]], go: threading.Event) -> None:
+@contextmanager
+def serve(assistant: Assistant) -> Iterator[str]:
+    """The real web app on 127.0.0.1 (a free port), warmed by one chat; yields its URL."""
+    app = build_app(assistant)
+    launch(app, port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        chat(Client(app.local_url, verbose=False), QUESTIONS[0])
+        yield str(app.local_url)
+    finally:
+        app.close()
+
+
+def _user(
+    url: str, request: Request, question: str, results: list[Result], go: threading.Event
+) -> None:
     client = Client(url, verbose=False)  # one client per simulated user
     go.wait()
     started = time.perf_counter()
     try:
-        _, history = client.predict(question, [], api_name="/chat")
-        ok = history[-1]["role"] == "assistant" and "lr-answer" in str(history[-1]["content"])
+        ok = request(client, question)
     except Exception as exc:  # a failed request is a data point, not the end of the run
         print(f"request failed: {exc}")
         ok = False
     results.append((ok, time.perf_counter() - started))
+
+
+def fire(
+    url: str, request: Request, questions: Sequence[str], users: int
+) -> tuple[list[Result], float]:
+    """`users` clients connect, then all send one request at once; (results, wall seconds)."""
+    results: list[Result] = []
+    go = threading.Event()
+    threads = [
+        threading.Thread(
+            target=_user, args=(url, request, questions[i % len(questions)], results, go)
+        )
+        for i in range(users)
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)  # let every client connect before the starting gun
+    wall = time.perf_counter()
+    go.set()
+    for thread in threads:
+        thread.join()
+    return results, time.perf_counter() - wall
 
 
 def main() -> None:
@@ -85,39 +141,12 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         assistant = _assistant(args.data, Path(workdir), args.concurrency)
-        app = build_app(assistant)
-        launch(app, port=None, prevent_thread_lock=True, quiet=True)
-        try:
-            Client(app.local_url, verbose=False).predict(QUESTIONS[0], [], api_name="/chat")
-            results: list[tuple[bool, float]] = []
-            go = threading.Event()
-            threads = [
-                threading.Thread(
-                    target=_ask, args=(app.local_url, QUESTIONS[i % len(QUESTIONS)], results, go)
-                )
-                for i in range(args.requests)
-            ]
-            for thread in threads:
-                thread.start()
-            time.sleep(1.0)  # let every client connect before the starting gun
-            wall = time.perf_counter()
-            go.set()
-            for thread in threads:
-                thread.join()
-            wall = time.perf_counter() - wall
-        finally:
-            app.close()
-    latencies = [seconds for ok, seconds in results if ok]
+        with serve(assistant) as url:
+            results, wall = fire(url, chat, QUESTIONS, args.requests)
     print(
-        f"{len(latencies)}/{args.requests} succeeded with ui.concurrency "
-        f"{assistant.config.ui.concurrency}; wall {wall:.2f}s"
+        f"{summarize(results)} with ui.concurrency {assistant.config.ui.concurrency};"
+        f" wall {wall:.2f}s"
     )
-    if latencies:
-        print(
-            f"latency p50 {_percentile(latencies, 0.5) * 1000:.0f} ms, "
-            f"p95 {_percentile(latencies, 0.95) * 1000:.0f} ms, "
-            f"max {max(latencies) * 1000:.0f} ms; mean {statistics.mean(latencies) * 1000:.0f} ms"
-        )
 
 
 if __name__ == "__main__":
