@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
 import threading
+import weakref
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -92,8 +94,12 @@ def test_answer_variants_share_the_index_and_follow_a_swap(tmp_path: Path) -> No
     small = variants.get("extractive", 2)
     assert small is not base and small.config.answer.top_k == 2 and small.index is base.index
     assert variants.get("extractive", 2) is small
+    assert variants.get("extractive", 3).index is base.index
+    old, small = weakref.ref(base.index), None  # only the variants may still hold it
     base._index = FakeIndex()  # type: ignore[assignment]  # what a rebuild's hot swap does
     assert variants.get("extractive", 2).index is base.index
+    gc.collect()
+    assert old() is None, "an unused variant still holds the index from before the swap"
 
 
 def test_feedback_is_stored_and_exported_as_jsonl(tmp_path: Path) -> None:

@@ -95,8 +95,11 @@ class AnswerVariants:
         except IndexLoadError:
             return self.base  # it answers with the "run linkrag build" reply
         with self._lock:
+            # After a swap, drop every variant of an older index, not just this one: an
+            # unused (mode, top-k) would otherwise keep a whole old index in memory.
+            self._variants = {key: v for key, v in self._variants.items() if v[0] is index}
             cached = self._variants.get((mode, top_k))
-            if cached is None or cached[0] is not index:
+            if cached is None:
                 settings = answer.model_copy(update={"mode": mode, "top_k": top_k})
                 config = self.base.config.model_copy(update={"answer": settings})
                 cached = (index, Assistant(config, index=index))
