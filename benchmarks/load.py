@@ -1,6 +1,6 @@
 """Load: many concurrent `search`/`ask` callers through the Python API and the web UI.
 
-    python benchmarks/load.py [--data DIR] [--callers 50] [--rounds 4] [--ui-callers 20]
+    python benchmarks/load.py [--data DIR] [--callers 50] [--rounds 2] [--ui-callers 20]
 
 Copies the live index version and the article store of --data into a temporary data dir
 first, so the original is never touched (the web app keeps its feedback store there).
@@ -115,7 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="a built data dir")
     parser.add_argument("--callers", type=int, default=50, help="Python API threads")
-    parser.add_argument("--rounds", type=int, default=4, help="calls per API thread and mode")
+    parser.add_argument("--rounds", type=int, default=2, help="calls per API thread and mode")
     parser.add_argument("--ui-callers", type=int, default=20, help="gradio_client users")
     args = parser.parse_args()
     questions = dev_questions()
