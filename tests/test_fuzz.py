@@ -1,5 +1,6 @@
-"""Fuzzing with hypothesis: parsers and loaders take random and malformed unicode and bytes,
-fail only with their documented error type, and keep their invariants.
+"""Fuzzing with hypothesis: parsers, loaders and the citation checker take random and
+malformed unicode and bytes, fail only with their documented error type, and keep their
+invariants.
 
 200 examples per target in the default tier and 2,000 in the slow tier, both derandomized so
 CI is repeatable; LINKRAG_FUZZ_RANDOM=1 makes the slow tier explore fresh inputs.
@@ -8,6 +9,7 @@ CI is repeatable; LINKRAG_FUZZ_RANDOM=1 makes the slow tier explore fresh inputs
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant import ConfigError, load_config
-from index import IndexSettings, chunk_article, tokenize
+from assistant.checking import check_citations
+from index import Chunk, IndexSettings, chunk_article, tokenize
 from ingest import Article, FetchResult, canonical_url, parse_reading_list
 from ingest.archive import WarcRecorder, WarcReplay
 from ingest.urls import url_problem
@@ -133,6 +136,44 @@ def check_warc(raw: bytes) -> None:
             assert replay.fetch("https://example.org/missing").error_kind == "replay_miss"
 
 
+_CLAIM_PARTS = st.one_of(
+    st.text(max_size=40),
+    st.integers(-1, 12).map(lambda n: f"[{n}]"),
+    st.sampled_from(
+        ["。", ". ", "\n", " [", "]", "KV cache 占显存", "ZeRO-3 shards 8 GPUs", "1.5"]
+    ),
+    st.just("ZeRO-3 把参数切到 8 张卡上"),  # a claim the stock passage supports
+)
+ANSWERS = st.tuples(
+    st.lists(_CLAIM_PARTS, max_size=30).map("".join),
+    st.lists(
+        st.one_of(st.text(min_size=1, max_size=120), st.just("ZeRO-3 把参数切到 8 张卡上。")),
+        min_size=0,
+        max_size=5,
+    ),
+)
+
+
+def check_citation_checker(case: tuple[str, list[str]]) -> None:
+    answer, texts = case
+    chunks = [
+        Chunk(f"c{n}", n, f"https://e.org/{n}", "t", "", text, 10 * n, 10 * n + len(text))
+        for n, text in enumerate(texts, 1)
+    ]
+    result = check_citations(answer, chunks)
+    for citation in result.citations:
+        chunk = chunks[citation.n - 1]  # never an out-of-range passage
+        assert citation.start is not None and citation.end is not None
+        assert (
+            chunk.text[citation.start - chunk.start : citation.end - chunk.start] == citation.quote
+        )
+        assert citation.quote and citation.chunk_id == chunk.chunk_id
+    assert all(not 1 <= n <= len(chunks) for n in result.dropped)
+    # No marker survives that names no passage (a model's [7] of five is never shown).
+    survivors = [int(m) for m in re.findall(r"\[(\d+)\]", result.text)]
+    assert all(1 <= n <= len(chunks) for n in survivors), result.text
+
+
 TARGETS: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "canonical_url": (URLS, check_canonical_url),
     "reading_list": (READING_LISTS, check_reading_list),
@@ -141,6 +182,7 @@ TARGETS: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "config": (st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode)),
                check_config),
     "warc": (WARC_MUTATIONS, check_warc),
+    "citation_checker": (ANSWERS, check_citation_checker),
 }  # fmt: skip
 
 
