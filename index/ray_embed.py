@@ -51,7 +51,8 @@ def import_ray() -> ModuleType:
             f"executor: ray needs Ray ({exc.msg}): pip install 'linkrag[ray]', or set "
             "executor: local"
         ) from exc
-    return ray
+    module: ModuleType = ray  # mypy does not follow into Ray (pyproject), so name the type
+    return module
 
 
 def ray_runner(settings: IndexSettings, cluster: RaySettings, embedder_id: str) -> MissRunner:
