@@ -22,6 +22,7 @@ from assistant.followup import Rewrite, expand, rewrite
 from assistant.llm import AnswerEvent, LLMAnswerer, build_answerer
 from assistant.prompts import question_language, reply
 from assistant.redact import register_secrets
+from assistant.reload import VersionWatch
 from assistant.retriever import HybridRetriever, Searcher, documents_to_hits, search_hits
 from assistant.types import Answer
 from index import (
@@ -75,6 +76,10 @@ class Assistant:
         self._embedder: Embedder | None = index.embedder if index is not None else None
         self._chain: Runnable[dict[str, str], AnswerEvent] | None = None
         self._llm: LLMAnswerer | None = None  # the chat model also condenses follow-ups
+        # Only an assistant that loads its own index follows CURRENT: one handed an index
+        # (the UI's answer variants) is rebuilt by its owner when that swaps.
+        interval = config.index.reload_check if index is None else 0.0
+        self._watch = VersionWatch(config.data_dir, interval)
 
     @classmethod
     def from_config(cls, path: str | Path | None = "config.yaml") -> Assistant:
@@ -87,10 +92,13 @@ class Assistant:
 
     @property
     def index(self) -> Searcher:
-        """The live index, loaded on first use; raises IndexNotFoundError before a build."""
+        """The live index, loaded on first use; raises IndexNotFoundError before a build.
+
+        A version another process published is swapped in here (see `VersionWatch`).
+        """
         current = self._index
         if current is not None:
-            return current
+            return self._follow_current(current)
         with self._lock:
             if self._index is None:
                 self._index = self._load_index()
@@ -107,6 +115,21 @@ class Assistant:
                 self._embedder = get_embedder(self.config.index)
             return self._embedder
 
+    def _follow_current(self, held: Searcher) -> Searcher:
+        fresh = self._watch.poll(getattr(held, "version", None), self._load_index)
+        if fresh is None:
+            return held
+        return self._swap_in(fresh, replacing=held)
+
+    def _swap_in(self, fresh: Searcher, replacing: Searcher | None = None) -> Searcher:
+        """Make `fresh` (loaded outside the lock) the live index. Readers holding the old
+        one finish on it; new ones get this. With `replacing`, only if that is still live:
+        an in-process rebuild that swapped meanwhile has the newer version."""
+        with self._lock:
+            if replacing is None or self._index is replacing:
+                self._index, self._chain = fresh, None
+            return self._index if self._index is not None else fresh
+
     def _load_index(self) -> SearchIndex:
         started = time.perf_counter()
         loaded = SearchIndex.load(self.data_dir, self.config.index, embedder=self.embedder())
@@ -115,6 +138,9 @@ class Assistant:
 
     def chain(self) -> Runnable[dict[str, str], AnswerEvent]:
         """The LCEL chain {"question", "query"} → retriever | the configured answerer."""
+        held = self._index
+        if held is not None:
+            self._follow_current(held)  # a newly published version drops the cached chain
         with self._lock:
             if self._chain is None:
                 self._chain = self._make_chain()
@@ -123,7 +149,8 @@ class Assistant:
     def _make_chain(
         self, section: str | None = None, site: str | None = None
     ) -> Runnable[dict[str, str], AnswerEvent]:
-        index = self.index
+        held = self._index  # under the lock: no reload here (chain() has looked already)
+        index = held if held is not None else self.index
         retriever = HybridRetriever(
             index=index, k=self.config.answer.top_k, section=section, site=site
         )
@@ -290,9 +317,7 @@ class Assistant:
                 full=full,
                 ray=self.config.ray if self.config.executor == "ray" else None,
             )
-        fresh = self._load_index()
-        with self._lock:  # readers holding the old index finish on it; new ones get this
-            self._index, self._chain = fresh, None
+        self._swap_in(self._load_index())
         return report
 
     def rebuild(

@@ -120,6 +120,14 @@ class IndexSettings(BaseModel):
         False,
         description="Memory-map the BM25 index on load instead of reading it into RAM.",
     )
+    reload_check: float = Field(
+        2.0,
+        ge=0,
+        description=(
+            "Seconds between checks (on the query path) for a version another process "
+            "published; a new one is swapped in live. 0 = off."
+        ),
+    )
 
 
 class RayStageSettings(BaseModel):

@@ -161,13 +161,20 @@ def test_queries_during_a_rebuild_see_one_version_then_the_new_one(
     assert errors == []
     assert old - new and new - old  # every article changed, so a torn read would show
     assert sum(during for results in seen.values() for during, _ in results) > 0
+    assert_whole_versions(seen, old, new)
+    assert assistant.search("sourdough loaf oven steam", k=1)[0].chunk.title.startswith("Baking")
+
+
+def assert_whole_versions(
+    seen: dict[int, list[tuple[bool, Pairs]]], old: Pairs, new: Pairs
+) -> None:
+    """Each caller saw whole versions only, old then new, and ended on the new one."""
     for results in seen.values():
         versions = [_version(pairs, old, new) for _, pairs in results]
         assert None not in versions, "a result mixed passages of two index versions"
         first_new = versions.index("new") if "new" in versions else len(versions)
         assert "old" not in versions[first_new:], "a caller went back to the old index"
-        assert versions[-1] != "old"
-    assert assistant.search("sourdough loaf oven steam", k=1)[0].chunk.title.startswith("Baking")
+        assert versions[-1] != "old", "the new version was not swapped in"
 
 
 def _version(pairs: Pairs, old: Pairs, new: Pairs) -> str | None:
