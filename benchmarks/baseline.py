@@ -16,10 +16,8 @@ side by side.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import os
 import re
 import sys
 import time
@@ -28,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import load_qa_config, qa_parser
 from tqdm import tqdm
 
-from assistant import Assistant, load_config
+from assistant import Assistant
 from assistant.evaluation import (
     DEFAULT_K,
     GoldResolver,
@@ -43,8 +42,6 @@ from index import Chunk, Embedder, Hit
 from ingest import Article, ArticleStore
 from ui.output import eval_side_by_side, eval_table
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = Path("/work/archive-data")
 WINDOW = 500
 RRF_K = 60
 POOL = 100  # candidates taken from each retriever before fusion
@@ -173,19 +170,15 @@ def build_baseline(data_dir: Path, embedder: Embedder, cache_dir: Path) -> Naive
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("qa", type=Path, help="QA file (JSONL)")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data dir with a store")
-    parser.add_argument("--config", type=Path, default=REPO / "config.yaml")
+    parser = qa_parser(__doc__, data_help="data dir with a store")
     parser.add_argument("--cache", type=Path, help="vector cache dir (default DATA/baseline_cache)")
-    parser.add_argument("--split", choices=["tune", "heldout", "all"], default="all")
     parser.add_argument("-k", type=int, default=DEFAULT_K, help="windows searched per question")
     parser.add_argument("--compare", action="store_true", help="also evaluate linkrag hybrid")
     parser.add_argument("--no-abstention", action="store_true", help="skip ask() per question")
     parser.add_argument("--json", action="store_true", help="one JSON object")
     args = parser.parse_args(argv)
 
-    config = load_config(args.config, env={**os.environ, "LINKRAG_DATA": str(args.data)})
+    config = load_qa_config(args)
     items = select_split(load_qa(args.qa), args.split)
     linkrag = Assistant(config)
     embedder = linkrag.embedder()  # one USE model for both pipelines

@@ -17,21 +17,17 @@ looked at question by question (eval/README.md).
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-from assistant import load_config
+from common import load_index, load_qa_config, qa_parser
+
 from assistant.abstention import CorpusNames, Signals, signals
 from assistant.config import AbstentionSettings
 from assistant.evaluation import QAItem, load_qa, select_split
-from index import SearchIndex, get_embedder
+from index import SearchIndex
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = Path("/work/archive-data")
 WEAK_GRID = (0.30, 0.35, 0.38, 0.40, 0.42, 0.45, 0.50)
 
 
@@ -108,22 +104,16 @@ def rule_table(rows: list[Row], min_sim: float) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("qa", type=Path, help="QA file (JSONL)")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data dir with an index")
-    parser.add_argument("--config", type=Path, default=REPO / "config.yaml")
-    parser.add_argument("--split", choices=["tune", "heldout", "all"], default="all")
+    parser = qa_parser(__doc__)
     parser.add_argument("--per-question", action="store_true", help="tune questions, one a line")
     parser.add_argument(
         "--scope", choices=["articles", "passages", "corpus"], help="named_terms_scope to use"
     )
     args = parser.parse_args(argv)
 
-    env = {**os.environ, "LINKRAG_DATA": str(args.data)}
-    if args.scope:
-        env["LINKRAG_ANSWER__ABSTENTION__NAMED_TERMS_SCOPE"] = args.scope
-    config = load_config(args.config, env=env)
-    index = SearchIndex.load(config.data_dir, config.index, embedder=get_embedder(config.index))
+    scope = {"LINKRAG_ANSWER__ABSTENTION__NAMED_TERMS_SCOPE": args.scope} if args.scope else {}
+    config = load_qa_config(args, **scope)
+    index = load_index(config)
     items = select_split(load_qa(args.qa), args.split)
     min_sim = config.answer.min_similarity
     rows = collect(index, items, config.answer.top_k, min_sim, config.answer.abstention)

@@ -15,20 +15,17 @@ and every citation's quote, for a hand audit (eval/citation_audit.md holds the j
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-from assistant import Answer, Assistant, load_config
+from common import load_assistant, qa_parser
+
+from assistant import Answer, Assistant
 from assistant.checking import check_citations, embedding_scorer
 from assistant.eval_metrics import percentile
 from assistant.evaluation import load_qa, select_split
-
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = Path("/work/archive-data")
 
 
 def checked(answer: Answer, assistant: Assistant) -> tuple[int, int]:
@@ -50,17 +47,12 @@ def audit_entry(qid: str, question: str, answer: Answer) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("qa", type=Path, help="QA file (JSONL)")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data dir with an index")
-    parser.add_argument("--config", type=Path, default=REPO / "config.yaml")
-    parser.add_argument("--split", choices=["tune", "heldout", "all"], default="all")
+    parser = qa_parser(__doc__)
     parser.add_argument("--audit", type=Path, help="write tune answers for a hand audit here")
     parser.add_argument("--audit-n", type=int, default=30, help="answers in the audit file")
     args = parser.parse_args(argv)
 
-    env = {**os.environ, "LINKRAG_DATA": str(args.data), "LINKRAG_ANSWER__MODE": "extractive"}
-    assistant = Assistant(load_config(args.config, env=env))
+    assistant = load_assistant(args, LINKRAG_ANSWER__MODE="extractive")
     items = [i for i in select_split(load_qa(args.qa), args.split) if i.answerable]
     assistant.ask(items[0].question)  # warm-up: index, USE and jieba load here, untimed
     latencies: list[float] = []

@@ -9,36 +9,26 @@ the live index of the data dir; abstention in each mode uses that mode's hits.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
-from assistant import Assistant, load_config
+from common import load_assistant, qa_parser
+
 from assistant.evaluation import DEFAULT_K, evaluate_assistant, load_qa, select_split
 from index.search import SEARCH_MODES
 from ui.output import eval_side_by_side
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = Path("/work/archive-data")
-
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("qa", type=Path, help="QA file (JSONL)")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data dir with an index")
-    parser.add_argument("--config", type=Path, default=REPO / "config.yaml")
-    parser.add_argument("--split", choices=["tune", "heldout", "all"], default="all")
+    parser = qa_parser(__doc__)
     parser.add_argument("-k", type=int, default=DEFAULT_K, help="chunks searched per question")
     parser.add_argument("--modes", default=",".join(SEARCH_MODES), help="comma-separated modes")
     parser.add_argument("--no-abstention", action="store_true", help="skip ask() per question")
     parser.add_argument("--json", action="store_true", help="one JSON object: mode → result")
     args = parser.parse_args(argv)
 
-    config = load_config(args.config, env={**os.environ, "LINKRAG_DATA": str(args.data)})
-    assistant = Assistant(config)
+    assistant = load_assistant(args)
     items = select_split(load_qa(args.qa), args.split)
     results: dict[str, dict[str, Any]] = {}
     for mode in args.modes.split(","):

@@ -20,11 +20,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common import qa_parser
+
 from assistant import Assistant, load_config
 from assistant.evaluation import DEFAULT_K, evaluate_assistant, load_qa, select_split
 from index import current_version
 
-REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PAIRS = "400/0,400/80,600/80,800/120,1000/150"
 STORE, CACHE = "linkrag.sqlite", "embeddings.sqlite"
 COLUMNS = ("r@1", "r@5", "r@10", "mrr", "zh r@5", "en r@5", "id r@5")
@@ -84,13 +85,9 @@ def row_values(metrics: dict[str, Any], split: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("qa", type=Path, help="QA file (JSONL)")
-    parser.add_argument("--data", type=Path, default=Path("/work/archive-data"))
+    parser = qa_parser(__doc__, data_help="data dir whose store and embedding cache to copy")
     parser.add_argument("--work", type=Path, default=Path("/work"), help="parent of sweep-* dirs")
-    parser.add_argument("--config", type=Path, default=REPO / "config.yaml")
     parser.add_argument("--pairs", default=DEFAULT_PAIRS, help="SIZE/OVERLAP,... (characters)")
-    parser.add_argument("--split", choices=["tune", "heldout", "all"], default="all")
     parser.add_argument("--rebuild", action="store_true", help="rebuild even if an index exists")
     args = parser.parse_args(argv)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import threading
 import time
@@ -167,6 +168,53 @@ def use(use_model: Any) -> Iterator[Any]:
     register_embedder("use-m3", lambda settings: use_model)
     yield use_model
     unregister_embedder("use-m3")
+
+
+def fill_store(data_dir: Path, articles: list[Any]) -> None:
+    """Add `articles` (ingest.Article) to the article store in data_dir."""
+    from ingest import ArticleStore
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with ArticleStore.open(data_dir) as store:
+        for article in articles:
+            store.add_article(article)
+
+
+@pytest.fixture(scope="session")
+def _built_corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Holds the one store + index of the test corpus, built by the first `data_dir` user."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def data_dir(
+    tmp_path_factory: pytest.TempPathFactory, use: Any, _built_corpus: dict[str, Path]
+) -> Path:
+    """A data dir with test_assistant_corpus.ARTICLES stored and indexed, one per module.
+
+    Embedding the corpus is built once a session; each module gets its own copy, so a
+    module that writes to its data dir (feedback, reindex) cannot leak into another.
+    """
+    from test_assistant_corpus import ARTICLES
+
+    from assistant import AppConfig, Assistant
+
+    if "data" not in _built_corpus:
+        folder = tmp_path_factory.mktemp("corpus") / "data"
+        fill_store(folder, ARTICLES)
+        Assistant(AppConfig(data_dir=folder)).reindex()
+        _built_corpus["data"] = folder
+    copy = tmp_path_factory.mktemp("module") / "data"
+    shutil.copytree(_built_corpus["data"], copy)
+    return copy
+
+
+@pytest.fixture
+def assistant(data_dir: Path) -> Any:
+    """An Assistant over the module's `data_dir`, fresh for every test."""
+    from assistant import AppConfig, Assistant
+
+    return Assistant(AppConfig(data_dir=data_dir))
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import fill_store
 from test_assistant_corpus import ARTICLES, BY_URL
 
 from assistant import Answer, AppConfig, Assistant
@@ -17,27 +18,7 @@ from index import (
     IndexNotFoundError,
     SearchIndex,
 )
-from ingest import Article, ArticleStore
-
-
-def fill_store(data_dir: Path, articles: list[Article]) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with ArticleStore.open(data_dir) as store:
-        for article in articles:
-            store.add_article(article)
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory, use: Embedder) -> Path:
-    folder = tmp_path_factory.mktemp("assistant") / "data"
-    fill_store(folder, ARTICLES)
-    Assistant(AppConfig(data_dir=folder)).reindex()
-    return folder
-
-
-@pytest.fixture
-def assistant(data_dir: Path) -> Assistant:
-    return Assistant(AppConfig(data_dir=data_dir))
+from ingest import ArticleStore
 
 
 def test_search_ranks_the_relevant_article_first(assistant: Assistant) -> None:

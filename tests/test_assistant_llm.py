@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LoopbackServer, Route
-from test_assistant_api import fill_store
+from conftest import LoopbackServer, Route, fill_store
 from test_assistant_corpus import ARTICLES
 
 from assistant import Answer, AnswerSettings, AppConfig, Assistant

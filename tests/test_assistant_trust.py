@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 from conftest import Route
-from test_assistant_api import fill_store
-from test_assistant_corpus import ARTICLES
 from test_assistant_llm import PATH, FakeOpenAI, Start, _completion, _error
 
 from assistant import Answer, AnswerSettings, AppConfig, Assistant
@@ -28,7 +26,7 @@ from assistant.abstention import (
 from assistant.config import AbstentionSettings, LLMSettings
 from assistant.followup import expand, is_follow_up
 from assistant.prompts import NEAREST_HEADING, NO_ANSWER, ZH_SOURCES_NOTICE
-from index import Chunk, Embedder, Hit
+from index import Chunk, Hit
 
 ZERO_TURN = [
     {"role": "user", "content": "ZeRO-3 怎么切分参数？"},
@@ -38,19 +36,6 @@ PAGED_TURN = [
     {"role": "user", "content": "What does PagedAttention solve?"},
     {"role": "assistant", "content": "Memory fragmentation [1]."},
 ]
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory, use: Embedder) -> Path:
-    folder = tmp_path_factory.mktemp("trust") / "data"
-    fill_store(folder, ARTICLES)
-    Assistant(AppConfig(data_dir=folder)).reindex()
-    return folder
-
-
-@pytest.fixture
-def assistant(data_dir: Path) -> Assistant:
-    return Assistant(AppConfig(data_dir=data_dir))
 
 
 def test_an_answerable_question_answers(assistant: Assistant) -> None:

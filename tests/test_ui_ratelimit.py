@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 from gradio_client import Client
-from test_assistant_corpus import ARTICLES, ListStore
+from test_assistant_corpus import build_corpus_index
 
 from assistant import AppConfig, Assistant, UISettings
 from assistant.config import ConfigError, RateLimitSettings, load_config
-from index import Embedder, IndexSettings, build_index
+from index import Embedder
 from ui.ratelimit import RateLimiter, client_of
 from ui.web import build_app, launch, message_text
 
@@ -77,7 +77,7 @@ OTHER = {"X-Forwarded-For": "198.51.100.7"}  # uvicorn trusts it from 127.0.0.1 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory: pytest.TempPathFactory, use: Embedder) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("limited") / "data"
-    build_index(ListStore(ARTICLES), data_dir, IndexSettings(), embedder=use)
+    build_corpus_index(data_dir, use)
     limit = RateLimitSettings(requests=LIMIT, window=3600.0)
     app = build_app(Assistant(AppConfig(data_dir=data_dir, ui=UISettings(rate_limit=limit))))
     launch(app, port=None, prevent_thread_lock=True, quiet=True)

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from gradio_client import Client
-from test_assistant_corpus import ARTICLES, ListStore
+from test_assistant_corpus import build_corpus_index
 from ui_corpus import Corpus, ui_corpus
 
 from assistant import AppConfig, Assistant
-from index import Embedder, IndexSettings, build_index
+from index import Embedder
 from ui import web
 from ui.web import build_app, health_html, launch, message_text
 
@@ -31,7 +31,7 @@ def serve_app(assistant: Assistant) -> Iterator[Client]:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory, use: Embedder) -> Iterator[Client]:
     data_dir = tmp_path_factory.mktemp("web") / "data"
-    build_index(ListStore(ARTICLES), data_dir, IndexSettings(), embedder=use)
+    build_corpus_index(data_dir, use)
     yield from serve_app(Assistant(AppConfig(data_dir=data_dir)))
 
 
@@ -120,7 +120,7 @@ def test_empty_index_shows_the_build_command(tmp_path: Path) -> None:
 
 def test_index_config_mismatch_shows_what_to_run(tmp_path: Path, use: Embedder) -> None:
     data_dir = tmp_path / "data"
-    build_index(ListStore(ARTICLES), data_dir, IndexSettings(), embedder=use)
+    build_corpus_index(data_dir, use)
     meta = next((data_dir / "index").glob("*/meta.json"))
     meta.write_text(meta.read_text().replace('"use-m3', '"other-model'), encoding="utf-8")
     banner = health_html(Assistant(AppConfig(data_dir=data_dir)))
