@@ -18,13 +18,11 @@ from dataclasses import dataclass
 import jieba
 import numpy as np
 
+from assistant.checking import _CJK_RUN, _NUMBER, _WORD  # one definition of a unit's parts
 from assistant.sentences import Sentence, information
 from index import Glossary, Hit
 
 _CONTENT = re.compile(r"[A-Za-z0-9\u3400-\u4dbf\u4e00-\u9fff]")
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
-_WORD = re.compile(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _WANTS_NUMBER = re.compile(
     r"多少|几[倍个次种张层]|多大|多快|多长|百分之|how (?:much|many|long|fast|big)|"
     r"what (?:percentage|fraction|ratio)|by how",
