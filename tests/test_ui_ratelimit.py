@@ -91,7 +91,7 @@ def _search(client: Client) -> str:
     return str(client.predict("LoRA", 2, "(any)", "(any)", api_name="/search"))
 
 
-def test_the_app_refuses_the_extra_call_in_chat_and_search_but_not_another_client(
+def test_the_app_refuses_the_extra_call_in_chat_search_and_probe_but_not_another_client(
     url: str,
 ) -> None:
     first = Client(url, verbose=False)
@@ -106,7 +106,10 @@ def test_the_app_refuses_the_extra_call_in_chat_and_search_but_not_another_clien
     assert "Too many requests from your address (3 questions or searches per 3600 s)" in reply
     assert "lr-card" not in reply  # a message in the chat, not an answer and not an error
 
+    assert "Too many requests from your address" in str(first.predict(api_name="/llm_status"))
+
     other = Client(url, verbose=False, headers=OTHER)
+    assert "Too many requests" not in str(other.predict(api_name="/llm_status"))
     assert "lr-hits" in _search(other)
     _, chat = other.predict("What does FlashAttention avoid?", [], api_name="/chat")
     assert "lr-card" in message_text(chat[-1]["content"])

@@ -127,7 +127,7 @@ def _rebuild_summary(assistant: Assistant, progress: Any) -> str:
     return f"{ingest_summary(report.ingest)}; {indexed}"
 
 
-def build_settings(assistant: Assistant) -> tuple[gr.Dropdown, gr.Slider]:
+def build_settings(assistant: Assistant, limiter: RateLimiter) -> tuple[gr.Dropdown, gr.Slider]:
     """Answer mode and top-k for this tab, and the LLM endpoint's status."""
     answer = assistant.config.answer
     with gr.Row():
@@ -136,7 +136,12 @@ def build_settings(assistant: Assistant) -> tuple[gr.Dropdown, gr.Slider]:
     endpoint = gr.HTML(settings_html(assistant.config, llm_status(assistant.config, probe=False)))
     check = gr.Button("Check the LLM endpoint", size="sm")
 
-    def probe() -> str:
+    def probe(request: gr.Request) -> str:
+        # Each probe makes this server send a request to the endpoint: limited like a search,
+        # so a client cannot turn the UI into a request amplifier.
+        wait = limiter.wait(client_of(request))
+        if wait:
+            return f'<p class="lr-empty lr-refused">{esc(limiter.refusal(wait))}</p>'
         return settings_html(assistant.config, llm_status(assistant.config))
 
     check.click(probe, None, endpoint, api_name="llm_status")

@@ -64,7 +64,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     variants = AnswerVariants(assistant)
     feedback = FeedbackStore.in_dir(assistant.data_dir)
     counts = ChunkCounts()
-    limiter = RateLimiter(assistant.config.ui.rate_limit)  # per app, shared by chat and search
+    limiter = RateLimiter(assistant.config.ui.rate_limit)  # per app: chat, search and the LLM probe
 
     def pick(mode: str | None, top_k: float | None) -> Assistant:
         return variants.get(mode, int(top_k) if top_k else None)
@@ -75,7 +75,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         with gr.Tab("Chat"):
             chatbot, box, turns = build_chat(pick, feedback)
             with gr.Accordion("Settings", open=False):
-                settings = build_settings(assistant)
+                settings = build_settings(assistant, limiter)
         with gr.Tab("Search"):
             section, site = build_search(assistant, limiter)
         with gr.Tab("Library"):
