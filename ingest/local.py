@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from datasketch import MinHash
+
 from ingest.archive import WarcReplay
 from ingest.dedup import group_by_canonical
 from ingest.extract import Extracted, Skip, extract_page
@@ -94,6 +96,7 @@ class GroupRead:
     outcome: Extracted | Skip
     extracted: int = 0  # records run through extraction
     unchanged: bool = False  # --refresh: the body is the one stored
+    sketch: MinHash | None = None  # the text's MinHash, when a Ray task computed it
 
 
 def read_group(read_at: ReadAt, job: GroupJob, min_chars: int) -> GroupRead:
@@ -125,7 +128,8 @@ def apply_group(run: LinkRun, job: GroupJob, got: GroupRead) -> None:
     elif not got.result.ok:
         run.saver.failed(got.result, job.key)
     else:
-        run.saver.save(got.result, got.outcome, job.key, [url for url, _ in job.records], "")
+        urls = [url for url, _ in job.records]
+        run.saver.save(got.result, got.outcome, job.key, urls, "", got.sketch)
 
 
 def ingest_dir(run: LinkRun, folder: Path) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ingest.archive import WarcIndex, WarcReplay
+from ingest.dedup import minhash
 from ingest.extract import Extracted, Skip, extract_page
 from ingest.fetch import Fetcher, Validators, fetch_with, run_sync
 from ingest.local import GroupJob, GroupRead, read_group
@@ -77,7 +78,11 @@ def _in_order(ray: Any, calls: Iterable[Any], window: int) -> Generator[Any, Non
 def _read_groups(path: str, jobs: list[GroupJob], min_chars: int) -> list[GroupRead]:
     """A Ray task: read and extract each article of `jobs` from the WARC at `path`."""
     with WarcReplay(Path(path), index=WarcIndex()) as archive:  # offsets given: no scan
-        return [read_group(archive.read_at, job, min_chars) for job in jobs]
+        reads = [read_group(archive.read_at, job, min_chars) for job in jobs]
+    for got in reads:  # the driver's costliest step otherwise (dedup needs it for new texts)
+        if isinstance(got.outcome, Extracted):
+            got.sketch = minhash(got.outcome.text)
+    return reads
 
 
 def read_warc_groups(

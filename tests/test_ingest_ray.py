@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
 from itertools import pairwise
 from pathlib import Path
@@ -33,6 +33,17 @@ DELAY = 0.5  # fetch.per_host_delay of the live test
 PAGES = 8  # half on each host name
 
 
+@pytest.fixture(scope="module")
+def ray_address(ray_cluster: tuple[str, int]) -> Iterator[str]:
+    """The cluster, joined once for the module: every ingest reuses this driver session
+    (and its warm workers) instead of paying seconds to join and start workers again."""
+    import ray
+
+    ray.init(address=ray_cluster[0], log_to_driver=False, configure_logging=False)
+    yield ray_cluster[0]
+    ray.shutdown()
+
+
 def _config(data_dir: Path, executor: str, address: str, **fetch: object) -> AppConfig:
     ray = RaySettings.model_validate(
         {"address": address, "ingest": {"batch_size": 2, "concurrency": 2}}
@@ -42,7 +53,8 @@ def _config(data_dir: Path, executor: str, address: str, **fetch: object) -> App
 
 
 def _store(data_dir: Path) -> dict[str, list[tuple[object, ...]]]:
-    """What an ingest leaves in the store, minus times: articles, aliases, ledger rows."""
+    """What an ingest leaves in the store, minus times: articles, aliases, MinHash
+    signatures (near-duplicate detection), ledger rows."""
     with sqlite3.connect(data_dir / "linkrag.sqlite") as db:
         return {
             "articles": db.execute(
@@ -50,6 +62,7 @@ def _store(data_dir: Path) -> dict[str, list[tuple[object, ...]]]:
                 "FROM articles ORDER BY id"
             ).fetchall(),
             "aliases": db.execute("SELECT url, article_id FROM aliases ORDER BY url").fetchall(),
+            "minhashes": db.execute("SELECT * FROM signatures ORDER BY article_id").fetchall(),
             "fetches": db.execute(
                 "SELECT url, final_url, status, content_hash, error_kind, outcome, skip_kind, "
                 "extract_chars FROM fetches ORDER BY url"
@@ -94,7 +107,7 @@ def _gaps(seen: list[tuple[str, float]]) -> dict[str, list[float]]:
 
 def test_live_ray_ingest_is_polite_per_host_across_workers(
     tmp_path: Path,
-    ray_cluster: tuple[str, int],
+    ray_address: str,
     loopback_server: Callable[[dict[str, Route]], LoopbackServer],
 ) -> None:
     """Two hosts (servers), 4 pages each, in batches of 2: each host's pages
@@ -112,9 +125,7 @@ def test_live_ray_ingest_is_polite_per_host_across_workers(
 
     local = Assistant(_config(tmp_path / "local", "local", "", **fetch)).ingest(sources=source)
     local_gaps, seen[:] = _gaps(seen), []
-    ray = Assistant(_config(tmp_path / "ray", "ray", ray_cluster[0], **fetch)).ingest(
-        sources=source
-    )
+    ray = Assistant(_config(tmp_path / "ray", "ray", ray_address, **fetch)).ingest(sources=source)
     ray_gaps = _gaps(seen)
 
     assert local.articles_new == ray.articles_new == PAGES
@@ -132,7 +143,6 @@ def test_live_ray_ingest_is_polite_per_host_across_workers(
     assert min(min(gaps) for gaps in ray_gaps.values()) >= DELAY / 2, ray_gaps
     assert min(min(gaps) for gaps in local_gaps.values()) >= DELAY / 2, local_gaps
     assert sum(map(sum, ray_gaps.values())) >= 2 * (4 + 2 - 1) * DELAY * 0.9, ray_gaps
-    print(ray_gaps, local_gaps)
 
 
 @pytest.fixture(scope="module")
@@ -154,29 +164,29 @@ def _ingest_both(
 
 
 def test_demo_warc_replay_on_ray_stores_what_a_local_run_does(
-    tmp_path: Path, ray_cluster: tuple[str, int], demo_warc: Path
+    tmp_path: Path, ray_address: str, demo_warc: Path
 ) -> None:
     """The demo's reading list replayed from its WARC (link batches on Ray), and the same
     WARC as a `warc:` source (shards of record offsets): the same store, row for row."""
     demo_list = "list:https://demo.linkrag.invalid/reading-list.md"
-    local, ray = _ingest_both(tmp_path / "replay", ray_cluster[0], [demo_list], demo_warc)
+    local, ray = _ingest_both(tmp_path / "replay", ray_address, [demo_list], demo_warc)
     assert local.articles_new == 12 and _counts(ray) == _counts(local)
-    local, ray = _ingest_both(tmp_path / "warc", ray_cluster[0], [f"warc:{demo_warc}"])
+    local, ray = _ingest_both(tmp_path / "warc", ray_address, [f"warc:{demo_warc}"])
     assert local.articles_new >= 12 and _counts(ray) == _counts(local)
 
 
 def test_shared_archive_on_ray_stores_what_a_local_run_does(
-    tmp_path: Path, ray_cluster: tuple[str, int], shared_corpus: Path
+    tmp_path: Path, ray_address: str, shared_corpus: Path
 ) -> None:
-    local, ray = _ingest_both(tmp_path, ray_cluster[0], [f"warc:{shared_corpus}"])
+    local, ray = _ingest_both(tmp_path, ray_address, [f"warc:{shared_corpus}"])
     assert 600 <= local.articles_new <= 640 and _counts(ray) == _counts(local)
 
 
 def test_a_stop_ends_a_ray_warc_ingest_with_nothing_half_written(
-    tmp_path: Path, ray_cluster: tuple[str, int], demo_warc: Path
+    tmp_path: Path, ray_address: str, demo_warc: Path
 ) -> None:
     stop = threading.Event()
-    config = _config(tmp_path / "data", "ray", ray_cluster[0])
+    config = _config(tmp_path / "data", "ray", ray_address)
 
     def progress(stage: str, done: int, total: int) -> None:
         if done >= 3:
@@ -186,7 +196,7 @@ def test_a_stop_ends_a_ray_warc_ingest_with_nothing_half_written(
     with ArticleStore.open(tmp_path / "data") as store:
         report = run_ingest(
             store, [parse_source_spec(f"warc:{demo_warc}")], config.fetch, config.extract,
-            progress=progress, stop=stop, ray=RayIngest(ray_cluster[0], config.ray.ingest),
+            progress=progress, stop=stop, ray=RayIngest(ray_address, config.ray.ingest),
         )  # fmt: skip
     stored = _store(tmp_path / "data")
     assert report.interrupted and len(stored["fetches"]) == 3  # one ledger row per article
