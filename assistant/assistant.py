@@ -40,6 +40,7 @@ from ingest import (
     IngestOptions,
     IngestReport,
     ProgressFn,
+    RayIngest,
     parse_source_spec,
     run_ingest,
 )
@@ -302,7 +303,13 @@ class Assistant:
                 record=record,
                 progress=progress,
                 options=options,
+                ray=self._ray_ingest(),
             )
+
+    def _ray_ingest(self) -> RayIngest | None:
+        if self.config.executor != "ray":
+            return None
+        return RayIngest(self.config.ray.address, self.config.ray.ingest)
 
     def reindex(self, progress: ProgressFn | None = None, *, full: bool = False) -> IndexReport:
         """Update the index from the store (all of it when `full`), then swap it in live."""
@@ -333,7 +340,7 @@ class Assistant:
         """Ingest, then index, then hot-swap the loaded index."""
         started = time.perf_counter()
         if self.config.executor == "ray":  # fail before a long ingest, not after it
-            from index.ray_embed import import_ray
+            from ingest.ray_cluster import import_ray
 
             import_ray()
         ingested = self.ingest(

@@ -218,8 +218,8 @@ class AppConfig(BaseModel):
     index: IndexSettings = Field(default_factory=IndexSettings, description="Indexing and search.")
     executor: Literal["local", "ray"] = Field(
         "local",
-        description="Where index builds embed: 'local' (this process) or 'ray' (a Ray "
-        "cluster; needs the linkrag[ray] extra).",
+        description="Where builds fetch, extract and embed: 'local' (this process) or "
+        "'ray' (a Ray cluster; needs the linkrag[ray] extra).",
     )
     ray: RaySettings = Field(default_factory=RaySettings, description="The Ray cluster.")
     answer: AnswerSettings = Field(default_factory=AnswerSettings, description="Answering.")

@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
-from types import ModuleType
-from typing import Any
 
 import numpy as np
 
@@ -26,6 +23,7 @@ from index.cache import MissRunner
 from index.embedders import get_embedder
 from index.settings import IndexSettings, RaySettings
 from index.types import IndexBuildError
+from ingest.ray_cluster import connected, import_ray
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +37,6 @@ class EmbedWorker:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         texts = [str(text) for text in batch["text"]]
         return {"hash": batch["hash"], "vector": self._embedder.embed_batch(texts)}
-
-
-def import_ray() -> ModuleType:
-    """Ray with Ray Data, or a one-line error naming the fix."""
-    try:
-        import ray
-        import ray.data  # map_batches lives here; a bare `ray` install lacks it
-    except ImportError as exc:
-        raise IndexBuildError(
-            f"executor: ray needs Ray ({exc.msg}): pip install 'linkrag[ray]', or set "
-            "executor: local"
-        ) from exc
-    module: ModuleType = ray  # mypy does not follow into Ray (pyproject), so name the type
-    return module
 
 
 def ray_runner(settings: IndexSettings, cluster: RaySettings, embedder_id: str) -> MissRunner:
@@ -69,7 +53,7 @@ def ray_runner(settings: IndexSettings, cluster: RaySettings, embedder_id: str) 
     worker = settings.model_copy(update={"threads": max(1, round(stage.cpus_per_worker))})
 
     def run(hashes: list[str], texts: list[str]) -> Iterator[tuple[list[str], np.ndarray]]:
-        with _connected(ray, cluster.address):
+        with connected(ray, cluster.address):
             rows = [{"hash": h, "text": t} for h, t in zip(hashes, texts, strict=True)]
             blocks = max(1, min(len(rows) // stage.batch_size, 4 * stage.concurrency))
             data = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
@@ -84,26 +68,3 @@ def ray_runner(settings: IndexSettings, cluster: RaySettings, embedder_id: str) 
                 yield [str(h) for h in batch["hash"]], np.asarray(batch["vector"], np.float32)
 
     return run
-
-
-@contextmanager
-def _connected(ray: Any, address: str) -> Iterator[None]:
-    """Joins the cluster for the duration of the embedding (a session already open is reused)."""
-    if ray.is_initialized():
-        yield
-        return
-    try:
-        ray.init(address=address or None, log_to_driver=False, configure_logging=False)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        where = address or "a new local Ray"
-        raise IndexBuildError(
-            f"cannot start Ray at {where} ({str(exc).splitlines()[0]}): check ray.address, "
-            "or start the cluster with `ray start --head`"
-        ) from exc
-    try:
-        context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False  # the build reports its own progress
-        context.print_on_execution_start = False
-        yield
-    finally:
-        ray.shutdown()

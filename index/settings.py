@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingest.settings import RayIngestSettings
+
 DenseKind = Literal["flat", "hnsw", "ivfpq"]
 
 
@@ -156,4 +158,7 @@ class RaySettings(BaseModel):
     )
     embed: RayStageSettings = Field(
         default_factory=RayStageSettings, description="Embedding of cache misses."
+    )
+    ingest: RayIngestSettings = Field(
+        default_factory=RayIngestSettings, description="Fetching and extraction."
     )

@@ -44,11 +44,10 @@ class IndexBuildError(Exception):
 
     cause = (
         "An index cannot be built: the store has no article text, the embedding cache "
-        "holds vectors of mixed sizes, the settings cannot fit, or `executor: ray` lacks "
-        "Ray or its cluster."
+        "holds vectors of mixed sizes, or the settings cannot fit (with `executor: ray`: "
+        "the workers' `index.embedder` is not the build's)."
     )
     fix = (
-        "Run `linkrag ingest` first, delete the cache file the message names, change "
-        "the named setting, or install `linkrag[ray]` / start the cluster (or use "
-        "`executor: local`)."
+        "Run `linkrag ingest` first, delete the cache file the message names, or change "
+        "the named setting (or use `executor: local`)."
     )

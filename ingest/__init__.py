@@ -3,7 +3,8 @@
 import logging
 
 from ingest.pipeline import IngestOptions, IngestReport, ProgressFn, run_ingest
-from ingest.settings import FetchSettings, IngestSettings
+from ingest.ray_cluster import ClusterError, RayIngest
+from ingest.settings import FetchSettings, IngestSettings, RayIngestSettings
 from ingest.sources import SourceError, parse_reading_list, parse_source_spec
 from ingest.store import ArticleStore, StoreError, StoreStats
 from ingest.types import Article, FetchResult, Link, SourceKind, SourceSpec
@@ -14,6 +15,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "Article",
     "ArticleStore",
+    "ClusterError",
     "FetchResult",
     "FetchSettings",
     "IngestOptions",
@@ -21,6 +23,8 @@ __all__ = [
     "IngestSettings",
     "Link",
     "ProgressFn",
+    "RayIngest",
+    "RayIngestSettings",
     "SourceError",
     "SourceKind",
     "SourceSpec",

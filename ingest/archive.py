@@ -7,6 +7,7 @@ import logging
 import threading
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -62,6 +63,15 @@ def iter_warc(path: Path) -> Iterator[FetchResult]:
                 yield _result(record, url)
 
 
+@dataclass
+class WarcIndex:
+    """Where each response record of a WARC starts: by exact and by canonical URL."""
+
+    exact: dict[str, int] = field(default_factory=dict)
+    canonical: dict[str, int] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)  # URL -> recorded media type
+
+
 class WarcReplay:
     """Answers fetches from a WARC: by exact URL, canonical URL, or a blob page's raw file.
 
@@ -69,17 +79,21 @@ class WarcReplay:
     large archives cost little memory.
     """
 
-    def __init__(self, path: Path, *, github_raw: bool = True) -> None:
+    def __init__(
+        self, path: Path, *, github_raw: bool = True, index: WarcIndex | None = None
+    ) -> None:
         self.path = Path(path)
         self.github_raw = github_raw
-        self._exact: dict[str, int] = {}
-        self._canonical: dict[str, int] = {}
-        self._types: dict[str, str] = {}
+        # `index`, another WarcReplay's of the same file, spares the scan (Ray tasks).
+        self.index = index or WarcIndex()
+        self._exact, self._canonical = self.index.exact, self.index.canonical
+        self._types = self.index.types
         self._lock = threading.Lock()
         self.truncated: str | None = None  # one line when the archive is damaged or cut short
         self._stream: IO[bytes] = open(self.path, "rb")  # noqa: SIM115 (closed by close())
         try:
-            self._build_index()
+            if index is None:
+                self._build_index()
         except Exception:
             self._stream.close()
             raise
@@ -146,10 +160,10 @@ class WarcReplay:
 
     def read(self, url: str) -> FetchResult:
         """The record stored under exactly `url` (which must be in `urls()`)."""
-        return self._read_at(self._exact[url], url)[0]
+        return self.read_at(self._exact[url], url)[0]
 
-    def _read_at(self, offset: int, requested: str) -> tuple[FetchResult, str | None]:
-        """The record at `offset` and, for a redirect, where it points."""
+    def read_at(self, offset: int, requested: str) -> tuple[FetchResult, str | None]:
+        """The record at `offset`, answering `requested`, and for a redirect where it points."""
         with self._lock:
             self._stream.seek(offset)
             try:
@@ -189,7 +203,7 @@ class WarcReplay:
                     error=f"not in archive {self.path.name}: {current}",
                     error_kind="replay_miss",
                 )
-            result, location = self._read_at(offset, url)
+            result, location = self.read_at(offset, url)
             if location is None:
                 return result
             current = urljoin(current, location)

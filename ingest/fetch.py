@@ -39,7 +39,7 @@ from ingest.settings import FetchSettings
 from ingest.types import FetchResult
 from ingest.urls import address_problem, canonical_url, github_raw_url, url_problem
 
-__all__ = ["Fetcher", "decode_body", "fetch_all", "fetch_urls", "run_sync"]
+__all__ = ["Fetcher", "decode_body", "fetch_all", "fetch_urls", "fetch_with", "run_sync"]
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,8 @@ class Fetcher:
         if problem is not None:
             raise _Failure("blocked_address", f"refused {url}: {host} is {problem}", url)
 
-    def _host(self, url: str) -> HostState:
+    def host(self, url: str) -> HostState:
+        """The politeness state of `url`'s origin (pacing, slots), made on first use."""
         key = origin(url)
         state = self._hosts.get(key)
         if state is None:
@@ -229,7 +230,7 @@ class Fetcher:
         """One request within the global and per-host limits; the body is read only for a
         2xx response of an accepted type, and never beyond `limit` bytes."""
         assert self._client is not None, "use Fetcher as `async with Fetcher(...)`"
-        host = self._host(url)
+        host = self.host(url)
         async with host.slots, self._all:
             await host.pace()
             # The deadline starts once the request has its slot: time queued behind other
@@ -278,7 +279,7 @@ class Fetcher:
                 rules = self._robots.get(key) or await self._load_robots(url)
                 self._robots[key] = rules
                 delay = min(rules.crawl_delay(self.settings.user_agent), self.settings.max_backoff)
-                host = self._host(url)
+                host = self.host(url)
                 host.delay = max(host.delay, delay)
         if not rules.allows(url, self.settings.user_agent):
             raise _Failure("robots", f"robots.txt of {key} disallows {url}", url)
@@ -339,18 +340,30 @@ async def fetch_all(
     With `keep=False` the results go only to `on_result` and an empty list is returned,
     so a long run holds no body once it is handled (memory stays flat over thousands).
     """
-    known = validators or {}
     async with Fetcher(settings, transport=transport) as fetcher:
+        return await fetch_with(fetcher, urls, on_result, validators=validators, keep=keep)
 
-        async def one(url: str) -> FetchResult | None:
-            etag, last_modified = known.get(url, (None, None))
-            result = await fetcher.fetch(url, etag=etag, last_modified=last_modified)
-            if on_result is not None:
-                on_result(result)
-            return result if keep else None
 
-        done = await asyncio.gather(*(one(url) for url in urls))
-        return [result for result in done if result is not None]
+async def fetch_with(
+    fetcher: Fetcher,
+    urls: Sequence[str],
+    on_result: ResultFn | None = None,
+    *,
+    validators: Validators | None = None,
+    keep: bool = True,
+) -> list[FetchResult]:
+    """`fetch_all` with a Fetcher the caller opened (and may have primed, as Ray tasks do)."""
+    known = validators or {}
+
+    async def one(url: str) -> FetchResult | None:
+        etag, last_modified = known.get(url, (None, None))
+        result = await fetcher.fetch(url, etag=etag, last_modified=last_modified)
+        if on_result is not None:
+            on_result(result)
+        return result if keep else None
+
+    done = await asyncio.gather(*(one(url) for url in urls))
+    return [result for result in done if result is not None]
 
 
 def run_sync(make: Callable[[], Awaitable[T]]) -> T:

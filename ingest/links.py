@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.archive import WarcRecorder, WarcReplay
-from ingest.extract import extract_page
+from ingest.extract import Extracted, Skip, extract_page
 from ingest.fetch import decode_body, fetch_urls
 from ingest.ledger import SKIPPED, Entry, Known, body_hash
 from ingest.rawcache import RawCache
+from ingest.ray_cluster import RayIngest
 from ingest.saving import Saver
 from ingest.settings import FetchSettings, IngestSettings
 from ingest.sources import SourceError, parse_reading_list, parse_url_list
@@ -55,12 +56,14 @@ class LinkRun:
         options: IngestOptions,
         stop: threading.Event,
         progress: Callable[[str, int, int], None] | None,
+        ray: RayIngest | None = None,
     ) -> None:
         self.store, self.fetch_settings, self.settings = store, fetch, settings
         self.saver, self.report = saver, saver.report
         self.replay, self.recorder, self.raw = replay, recorder, raw
         self.options, self.stop = options, stop
         self.progress = progress or (lambda stage, done, total: None)
+        self.ray = ray  # None: fetch and extract here; else as tasks on this Ray cluster
 
     # reading the sources
 
@@ -139,12 +142,12 @@ class LinkRun:
         }
         total, done = len(by_url), 0
 
-        def landed(result: FetchResult) -> None:
+        def landed(result: FetchResult, outcome: Extracted | Skip | None = None) -> None:
             nonlocal done
             if self.stop.is_set():
                 raise Interrupted  # abandons the rest; nothing of this one was stored
             self._record(result)
-            self.handle(result, by_url[result.url], known)
+            self.handle(result, by_url[result.url], known, outcome)
             done += 1
             self.progress("refresh" if known else "fetch", done, total)
 
@@ -152,7 +155,11 @@ class LinkRun:
             return
         self.progress("refresh" if known else "fetch", 0, total)
         try:
-            if self.replay is not None:
+            if self.ray is not None:
+                from ingest.ray_ingest import fetch_links  # deferred: only `executor: ray`
+
+                fetch_links(self, list(by_url.values()), validators, landed)
+            elif self.replay is not None:
                 for url in by_url:
                     landed(self.replay.fetch(url))
             else:
@@ -163,7 +170,14 @@ class LinkRun:
         except Interrupted:
             log.warning("interrupted: %d of %d links handled", done, total)
 
-    def handle(self, result: FetchResult, link: Link, known: dict[str, Known]) -> None:
+    def handle(
+        self,
+        result: FetchResult,
+        link: Link,
+        known: dict[str, Known],
+        outcome: Extracted | Skip | None = None,
+    ) -> None:
+        """Record `result`; `outcome` is its extraction when a Ray task already made it."""
         key = canonical_url(link.url)
         before = known.get(key)
         if before is not None:
@@ -178,11 +192,14 @@ class LinkRun:
             return
         if self.raw is not None:
             self.raw.put(key, result)
-        self.extract_and_save(result, link, key)
+        self.extract_and_save(result, link, key, outcome)
 
-    def extract_and_save(self, result: FetchResult, link: Link, key: str) -> None:
+    def extract_and_save(
+        self, result: FetchResult, link: Link, key: str, outcome: Extracted | Skip | None = None
+    ) -> None:
         self.report.extracted += 1
-        outcome = extract_page(result, link.anchor, min_chars=self.settings.min_chars)
+        if outcome is None:
+            outcome = extract_page(result, link.anchor, min_chars=self.settings.min_chars)
         topic = " / ".join(part for part in link.section if part)
         self.saver.save(result, outcome, key, [link.url, result.final_url], topic)
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
+from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from datasketch import MinHash
 
 from ingest.archive import WarcReplay
 from ingest.dedup import group_by_canonical
@@ -27,6 +32,7 @@ _DIR_TYPES = {
 _TYPE_RANK = {"text/markdown": 0, "text/x-markdown": 0, "text/plain": 1}
 # Only a record that could not be read at all is worth trying the article's next record.
 _TRY_NEXT = frozenset({"fetch_error", "unsupported", "empty", "binary"})
+ReadAt = Callable[[int, str], tuple[FetchResult, str | None]]  # WarcReplay.read_at
 
 
 def ingest_warc(run: LinkRun, path: Path) -> None:
@@ -41,41 +47,89 @@ def ingest_warc(run: LinkRun, path: Path) -> None:
         groups = group_by_canonical(archive.urls())
         known = run.store.known() if run.options.refresh else {}
         done_before = set() if run.options.reextract else run.store.fetched_ok()
-        run.progress("extract", 0, len(groups))
-        for done, (key, urls) in enumerate(groups.items(), start=1):
-            if run.stop.is_set():
-                return
+        todo: list[GroupJob] = []
+        for key, urls in groups.items():
             if key in done_before and key not in known:
                 run.report.unchanged += 1
-            else:
-                ranked = sorted(urls, key=lambda u: _TYPE_RANK.get(archive.media_type(u), 9))
-                _ingest_group(run, archive, key, ranked)
-            run.progress("extract", done, len(groups))
+                continue
+            ranked = sorted(urls, key=lambda u: _TYPE_RANK.get(archive.media_type(u), 9))
+            before = known[key].content_hash if key in known else None
+            todo.append(GroupJob(key, [(u, archive.index.exact[u]) for u in ranked], before))
+        if run.ray is not None:
+            from ingest.ray_ingest import read_warc_groups  # deferred: only `executor: ray`
+
+            outcomes = read_warc_groups(run.ray, path, todo, run.settings.min_chars)
+        else:
+            outcomes = (read_group(archive.read_at, job, run.settings.min_chars) for job in todo)
+        _apply_groups(run, todo, outcomes, len(groups))
 
 
-def _ingest_group(run: LinkRun, archive: WarcReplay, key: str, urls: list[str]) -> None:
-    outcome: Extracted | Skip = Skip("empty", f"no readable record for {key}")
-    result = FetchResult(url=key)
-    before = run.store.known([key]).get(key) if run.options.refresh else None
+def _apply_groups(
+    run: LinkRun, todo: list[GroupJob], outcomes: Generator[GroupRead, None, None], total: int
+) -> None:
+    done = total - len(todo)  # the unchanged ones
+    run.progress("extract", done, total)
+    with closing(outcomes):  # a stop leaves the rest unread (on Ray: cancelled)
+        for job in todo:
+            if run.stop.is_set():
+                return
+            apply_group(run, job, next(outcomes))
+            done += 1
+            run.progress("extract", done, total)
+
+
+@dataclass(frozen=True)
+class GroupJob:
+    """One article of a WARC: its canonical key, its records (URL, offset) best first, and
+    the content hash stored for it (--refresh), if any."""
+
+    key: str
+    records: list[tuple[str, int]]
+    before: str | None = None
+
+
+@dataclass
+class GroupRead:
+    """What reading and extracting one article's records gave."""
+
+    result: FetchResult
+    outcome: Extracted | Skip
+    extracted: int = 0  # records run through extraction
+    unchanged: bool = False  # --refresh: the body is the one stored
+    sketch: MinHash | None = None  # the text's MinHash, when a Ray task computed it
+
+
+def read_group(read_at: ReadAt, job: GroupJob, min_chars: int) -> GroupRead:
+    """Read `job`'s records in turn until one extracts (no store access: runs on Ray too)."""
+    got = GroupRead(FetchResult(url=job.key), Skip("empty", f"no readable record for {job.key}"))
     readable = False
-    for url in urls:
-        candidate = archive.read(url)
+    for url, offset in job.records:
+        candidate = read_at(offset, url)[0]
         if not candidate.ok:
-            result = result if readable else candidate  # an error record is not extracted
+            got.result = got.result if readable else candidate  # an error record is not extracted
             continue
-        result, readable = candidate, True
-        if before is not None and body_hash(result.body) == before.content_hash:
-            run.report.not_modified += 1
-            run.store.record_checked(key, result)
-            return
-        run.report.extracted += 1
-        outcome = extract_page(result, min_chars=run.settings.min_chars)
-        if not isinstance(outcome, Skip) or outcome.kind not in _TRY_NEXT:
+        got.result, readable = candidate, True
+        if job.before is not None and body_hash(candidate.body) == job.before:
+            got.unchanged = True
+            return got
+        got.extracted += 1
+        got.outcome = extract_page(candidate, min_chars=min_chars)
+        if not isinstance(got.outcome, Skip) or got.outcome.kind not in _TRY_NEXT:
             break
-    if not result.ok:
-        run.saver.failed(result, key)
-        return
-    run.saver.save(result, outcome, key, urls, "")
+    return got
+
+
+def apply_group(run: LinkRun, job: GroupJob, got: GroupRead) -> None:
+    """Store what `read_group` gave for `job` (on the driver: the one SQLite writer)."""
+    run.report.extracted += got.extracted
+    if got.unchanged:
+        run.report.not_modified += 1
+        run.store.record_checked(job.key, got.result)
+    elif not got.result.ok:
+        run.saver.failed(got.result, job.key)
+    else:
+        urls = [url for url, _ in job.records]
+        run.saver.save(got.result, got.outcome, job.key, urls, "", got.sketch)
 
 
 def ingest_dir(run: LinkRun, folder: Path) -> None:

@@ -11,7 +11,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -22,6 +22,7 @@ from ingest.archive import WarcRecorder, WarcReplay
 from ingest.links import LinkRun
 from ingest.local import ingest_dir, ingest_warc
 from ingest.rawcache import RawCache
+from ingest.ray_cluster import RayIngest, connected, import_ray
 from ingest.saving import IngestReport, Saver
 from ingest.settings import FetchSettings, IngestSettings
 from ingest.sources import SourceError
@@ -81,13 +82,15 @@ def run_ingest(
     progress: ProgressFn | None = None,
     options: IngestOptions | None = None,
     stop: threading.Event | None = None,
+    ray: RayIngest | None = None,
 ) -> IngestReport:
     """Ingest every source into `store`; per-URL and per-source problems are reported, not raised.
 
     With `replay`, every fetch is answered from that WARC (misses become `replay_miss`
     failures); with `record`, every live response is appended to that WARC. Setting
     `stop` (or SIGINT/SIGTERM) ends the run after the current article, with
-    `report.interrupted` set.
+    `report.interrupted` set. With `ray`, fetching and extraction (of links and WARC
+    sources) run as tasks on that Ray cluster; the store is still written here, alone.
     """
     started = time.perf_counter()
     options = options or IngestOptions()
@@ -101,9 +104,11 @@ def run_ingest(
     report = IngestReport()
     saver = Saver(store, report, extract.near_duplicate)
     raw = RawCache(options.raw_dir) if options.raw_dir is not None and extract.raw_cache else None
-    run = LinkRun(store, fetch, extract, saver, archive, recorder, raw, options, stop, progress)
+    run = LinkRun(
+        store, fetch, extract, saver, archive, recorder, raw, options, stop, progress, ray
+    )
     try:
-        with _stop_on_signals(stop, report):
+        with _stop_on_signals(stop, report), _cluster(ray):
             for spec in sources:
                 if stop.is_set():
                     break
@@ -118,6 +123,11 @@ def run_ingest(
     report.skip_kinds = dict(saver.skips)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _cluster(ray: RayIngest | None) -> AbstractContextManager[None]:
+    """One Ray session for the whole run (joining takes seconds); none for a local run."""
+    return nullcontext() if ray is None else connected(import_ray(), ray.address)
 
 
 def _run_source(run: LinkRun, spec: SourceSpec) -> None:

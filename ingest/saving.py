@@ -71,8 +71,11 @@ class Saver:
         key: str,
         aliases: list[str],
         topic: str,
+        sketch: MinHash | None = None,
     ) -> None:
-        """Record `result` under `key` and store what extraction made of it, atomically."""
+        """Record `result` under `key` and store what extraction made of it, atomically.
+
+        `sketch`: the MinHash of the extracted text, when a Ray task already computed it."""
         self.report.fetched += 1
         if isinstance(outcome, Skip):
             self.report.skipped += 1
@@ -91,15 +94,17 @@ class Saver:
             topic=topic,
             aliases=[a for a in dict.fromkeys(aliases) if a],
         )
-        sketch = None
+        new = None
         with self.store.transaction():
-            kind, sketch = self._store(article)
+            kind, new = self._store(article, sketch)
             entry = Entry(kind, extract_chars=len(article.text))
             self.store.record_fetch(result, key, entry)
-        if sketch is not None:  # only once committed: a rollback must not leave it indexed
-            self._near.add(*sketch)
+        if new is not None:  # only once committed: a rollback must not leave it indexed
+            self._near.add(*new)
 
-    def _store(self, article: Article) -> tuple[str, tuple[int, MinHash] | None]:
+    def _store(
+        self, article: Article, sketch: MinHash | None
+    ) -> tuple[str, tuple[int, MinHash] | None]:
         """Add, update or merge `article`; the ledger outcome and a new (id, MinHash)."""
         decision = decide(
             self.store.find_by_url(article.url),
@@ -113,7 +118,7 @@ class Saver:
             self.store.add_article(article, duplicate_of=decision.article_id)
             self.report.duplicates += 1
             return DUPLICATE, None
-        sketch = minhash(article.text)
+        sketch = sketch if sketch is not None else minhash(article.text)
         if decision.action is Action.UPDATE and decision.article_id is not None:
             self.store.update_article(decision.article_id, article)
             self.store.save_signature(decision.article_id, to_bytes(sketch))

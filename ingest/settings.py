@@ -68,3 +68,15 @@ class IngestSettings(BaseModel):
     raw_cache: bool = Field(
         True, description="Keep raw responses under data_dir so re-extraction needs no refetch."
     )
+
+
+class RayIngestSettings(BaseModel):
+    """How fetching and extraction run as Ray tasks when `executor: ray`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int = Field(
+        32, ge=1, le=65536, description="Links, or WARC articles, per Ray task."
+    )
+    concurrency: int = Field(2, ge=1, le=4096, description="Ray tasks in flight at once.")
+    cpus_per_task: float = Field(1.0, gt=0, le=256, description="CPUs each Ray task reserves.")

@@ -217,6 +217,15 @@ def assistant(data_dir: Path) -> Any:
     return Assistant(AppConfig(data_dir=data_dir))
 
 
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[tuple[str, int]]:
+    """A local Ray cluster on 127.0.0.1 (tests/ray_support.py), one per test module:
+    yields (address, session id); skips when Ray is not installed."""
+    from ray_support import start_cluster
+
+    yield from start_cluster()
+
+
 @pytest.fixture
 def shared_corpus() -> Path:
     """The shared WARC archive; tests that need it skip cleanly when ../shared is absent."""

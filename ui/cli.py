@@ -30,12 +30,13 @@ from assistant.evaluation import (
 from assistant.redact import one_line, redact
 from index import IndexBuildError, IndexMismatchError, IndexNotFoundError
 from index.search import SEARCH_MODES
-from ingest import SourceError
+from ingest import ClusterError, SourceError
 from ui.commands import COMMANDS, UsageError
 
 logger = logging.getLogger("linkrag")
 
 USAGE_ERRORS = (
+    ClusterError,
     ConfigError,
     IndexBuildError,
     IndexNotFoundError,
