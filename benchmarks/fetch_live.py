@@ -14,7 +14,7 @@ import asyncio
 import multiprocessing
 import time
 
-from ingest.fetch import fetch_urls
+from ingest.fetch_batch import fetch_urls
 from ingest.settings import FetchSettings
 
 PAGE = (

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from ingest.archive import WarcRecorder, WarcReplay
 from ingest.extract import Extracted, Skip, extract_page
-from ingest.fetch import decode_body, fetch_urls
+from ingest.fetch import decode_body
+from ingest.fetch_batch import fetch_urls
 from ingest.ledger import SKIPPED, Entry, Known, body_hash
 from ingest.rawcache import RawCache
 from ingest.ray_cluster import RayIngest

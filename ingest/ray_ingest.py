@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ingest.archive import WarcIndex, WarcReplay
 from ingest.dedup import minhash
 from ingest.extract import Extracted, Skip, extract_page
-from ingest.fetch import Fetcher, Validators, fetch_with, run_sync
+from ingest.fetch import Fetcher, Validators
+from ingest.fetch_batch import fetch_with, run_sync
 from ingest.local import GroupJob, GroupRead, read_group
 from ingest.ray_cluster import RayIngest, import_ray
 from ingest.robots import origin

@@ -8,7 +8,8 @@ from typing import Any
 from conftest import LoopbackServer, Route
 
 from ingest import FetchSettings
-from ingest.fetch import decode_body, fetch_urls
+from ingest.fetch import decode_body
+from ingest.fetch_batch import fetch_urls
 
 Start = Callable[[dict[str, Route]], LoopbackServer]
 FAST = {"allow_loopback": True, "timeout": 5.0, "retries": 2, "per_host_delay": 0.0}

@@ -16,7 +16,8 @@ from conftest import LoopbackServer, Route
 import ingest.fetch_net
 from ingest import FetchSettings
 from ingest.body import looks_binary
-from ingest.fetch import decode_body, fetch_urls
+from ingest.fetch import decode_body
+from ingest.fetch_batch import fetch_urls
 
 Start = Callable[[dict[str, Route]], LoopbackServer]
 FAST: dict[str, Any] = {

@@ -10,7 +10,7 @@ import pytest
 from chaos_server import ChaosServer
 
 from ingest import FetchSettings
-from ingest.fetch import fetch_urls
+from ingest.fetch_batch import fetch_urls
 from ingest.types import FetchResult
 
 FAST: dict[str, Any] = {

@@ -13,7 +13,7 @@ from typing import Any
 from conftest import LoopbackServer, Route
 
 from ingest import FetchSettings
-from ingest.fetch import fetch_urls
+from ingest.fetch_batch import fetch_urls
 
 Start = Callable[[dict[str, Route]], LoopbackServer]
 FAST: dict[str, Any] = {

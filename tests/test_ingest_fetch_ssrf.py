@@ -15,7 +15,7 @@ from conftest import LoopbackServer, Route
 
 import ingest.fetch_net
 from ingest import FetchSettings
-from ingest.fetch import fetch_urls
+from ingest.fetch_batch import fetch_urls
 
 Start = Callable[[dict[str, Route]], LoopbackServer]
 FAST: dict[str, Any] = {
