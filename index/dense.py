@@ -78,15 +78,10 @@ def _new_index(matrix: np.ndarray, settings: IndexSettings) -> faiss.Index:
 
 def uses_ivfpq(n: int, settings: IndexSettings) -> bool:
     """Whether n vectors get an IVF-PQ index: asked for, and enough of them to train one."""
-    if settings.dense != "ivfpq":
-        return False
-    if n < MIN_IVFPQ_VECTORS:
-        log.warning(
-            "only %d vectors: using a flat dense index instead of ivfpq (needs %d)",
-            n,
-            MIN_IVFPQ_VECTORS,
-        )
-    return n >= MIN_IVFPQ_VECTORS
+    if settings.dense == "ivfpq" and n < MIN_IVFPQ_VECTORS:
+        log.warning("only %d vectors: using a flat dense index instead of ivfpq (needs %d)",
+                    n, MIN_IVFPQ_VECTORS)  # fmt: skip
+    return settings.dense == "ivfpq" and n >= MIN_IVFPQ_VECTORS
 
 
 def ivf_lists(n: int, settings: IndexSettings) -> int:
@@ -127,13 +122,9 @@ def trained_ivfpq(
     m = pq_subquantizers(dim, settings)
     ivf = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist, m, bits, faiss.METRIC_INNER_PRODUCT)
     if n < _MIN_PER_LIST << bits:
-        log.warning(
-            "ivfpq trained on %d vectors, fewer than the %d that %d-bit codes want: recall may"
-            " suffer (use dense: flat for a corpus this small)",
-            n,
-            _MIN_PER_LIST << bits,
-            bits,
-        )
+        log.warning("ivfpq trained on %d vectors, fewer than the %d that %d-bit codes want: "
+                    "recall may suffer (use dense: flat for a corpus this small)",
+                    n, _MIN_PER_LIST << bits, bits)  # fmt: skip
         ivf.pq.cp.min_points_per_centroid = 1  # we warned once; faiss would warn per sub-quantizer
     ivf.train(matrix)
     # id → code, for `similarity`; DirectMap is in the SWIG module but not in faiss's stubs
@@ -196,8 +187,7 @@ class DenseIndex:
         return {}
 
     @property
-    def faiss_index(self) -> faiss.Index:
-        """The FAISS index itself, for merging sub-indexes into it (index/shards.py)."""
+    def faiss_index(self) -> faiss.Index:  # index/shards.py merges sub-indexes into it
         return self._index
 
     def _inner(self) -> faiss.Index:
