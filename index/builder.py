@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -15,6 +16,7 @@ from index.dense import DenseIndex, chunk_key
 from index.embedders import Embedder, get_embedder
 from index.lexical import LexicalIndex, tokenize
 from index.settings import IndexSettings, RaySettings
+from index.shards import Sharder
 from index.state import (
     Previous,
     article_signature,
@@ -104,7 +106,7 @@ def build_index(
     started = time.perf_counter()
     data_dir = Path(data_dir)
     embedder = embedder or get_embedder(settings)
-    runner = _runner(embedder, settings, ray)
+    runner, sharder = _runners(embedder, settings, ray)
     notify = progress or _silent
     wanted = fingerprint(settings, embedder.id)
     articles = list(store.iter_articles())
@@ -117,7 +119,7 @@ def build_index(
         raise IndexBuildError(f"no article text to index in {data_dir}: run `linkrag ingest` first")
     with EmbeddingCache(data_dir / CACHE_FILE) as cache:
         embed = CachedEmbedding(embedder.id, cache, runner, notify)
-        dense = _dense_part(previous, plan, embed, settings)
+        dense = _dense_part(previous, plan, embed, settings, sharder)
     chunks, tokens = _ordered(plan, notify)
     meta = make_meta(wanted, dense.dim, plan.articles, len(chunks))
     meta.update(mode="incremental" if previous else "full", added=len(plan.added),
@@ -134,12 +136,16 @@ def build_index(
     return report
 
 
-def _runner(embedder: Embedder, settings: IndexSettings, ray: RaySettings | None) -> MissRunner:
+def _runners(
+    embedder: Embedder, settings: IndexSettings, ray: RaySettings | None
+) -> tuple[MissRunner, Sharder | None]:
+    """What embeds cache misses and, on Ray, what builds the dense index from sub-indexes."""
     if ray is None:
-        return local_runner(embedder, settings.batch_size)
+        return local_runner(embedder, settings.batch_size), None
     from index.ray_embed import ray_runner  # deferred: a local build never imports Ray
 
-    return ray_runner(settings, ray, embedder.id)
+    run = ray_runner(settings, ray, embedder.id)
+    return partial(run, job=None), Sharder(run)
 
 
 def _unchanged(previous: Previous, articles: int, started: float) -> IndexReport:
@@ -227,17 +233,25 @@ def _chunk_all(
 
 
 def _dense_part(
-    previous: Previous | None, plan: _Plan, embed: CachedEmbedding, settings: IndexSettings
+    previous: Previous | None,
+    plan: _Plan,
+    embed: CachedEmbedding,
+    settings: IndexSettings,
+    sharder: Sharder | None,
 ) -> DenseIndex:
     """Update the previous FAISS index in place when it can remove ids, else build anew."""
     if previous is not None and plan.kept:
         dense = DenseIndex.load(previous.dense_path, settings)
         if dense.supports_remove:
             dense.remove(plan.removed)
+            if plan.added and sharder is not None:
+                return sharder.extend(dense, plan.added, embed, settings)
             if plan.added:
                 dense.add(embed(plan.added), _keys(plan.added))
             return dense
     everything = plan.kept + plan.added
+    if sharder is not None:
+        return sharder.build(everything, embed, settings)
     vectors = embed(everything)
     try:
         return DenseIndex.build(vectors, _keys(everything), settings)

@@ -134,8 +134,10 @@ class CachedEmbedding:
     notify: ProgressFn
     embedded: int = 0
 
-    def __call__(self, chunks: list[Chunk]) -> np.ndarray:
+    def __call__(self, chunks: list[Chunk], runner: MissRunner | None = None) -> np.ndarray:
+        """Vectors of `chunks`, the misses embedded by `runner` (default: this one's)."""
         texts = [embed_text(chunk) for chunk in chunks]
-        vectors, embedded = embed_all(texts, self.embedder_id, self.cache, self.runner, self.notify)
+        run = runner or self.runner
+        vectors, embedded = embed_all(texts, self.embedder_id, self.cache, run, self.notify)
         self.embedded += embedded
         return vectors

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,15 +71,17 @@ def _new_index(matrix: np.ndarray, settings: IndexSettings) -> faiss.Index:
         graph = faiss.IndexHNSWFlat(dim, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         graph.hnsw.efConstruction = settings.hnsw_ef_construction
         return faiss.IndexIDMap2(graph)
-    if settings.dense == "ivfpq":
-        if len(matrix) >= MIN_IVFPQ_VECTORS:
-            return _trained_ivfpq(matrix, settings)
-        log.warning(
-            "only %d vectors: using a flat dense index instead of ivfpq (needs %d)",
-            len(matrix),
-            MIN_IVFPQ_VECTORS,
-        )
+    if uses_ivfpq(len(matrix), settings):
+        return trained_ivfpq(len(matrix), lambda rows: matrix[rows], settings)
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+
+def uses_ivfpq(n: int, settings: IndexSettings) -> bool:
+    """Whether n vectors get an IVF-PQ index: asked for, and enough of them to train one."""
+    if settings.dense == "ivfpq" and n < MIN_IVFPQ_VECTORS:
+        log.warning("only %d vectors: using a flat dense index instead of ivfpq (needs %d)",
+                    n, MIN_IVFPQ_VECTORS)  # fmt: skip
+    return settings.dense == "ivfpq" and n >= MIN_IVFPQ_VECTORS
 
 
 def ivf_lists(n: int, settings: IndexSettings) -> int:
@@ -105,25 +108,25 @@ def pq_subquantizers(dim: int, settings: IndexSettings) -> int:
     return m
 
 
-def _trained_ivfpq(matrix: np.ndarray, settings: IndexSettings) -> faiss.Index:
+def trained_ivfpq(
+    n: int, sample: Callable[[np.ndarray], np.ndarray], settings: IndexSettings
+) -> faiss.Index:
+    """An empty IVF-PQ index for n vectors, trained on the rows `sample` returns for the
+    row numbers it is given, so a Ray build can embed exactly the rows a local one trains on."""
     import faiss
 
-    n, dim = matrix.shape
-    m, bits = pq_subquantizers(dim, settings), settings.pq_bits
-    nlist = ivf_lists(n, settings)
+    nlist, bits = ivf_lists(n, settings), settings.pq_bits
+    size = max(_TRAIN_PER_LIST * nlist, _MIN_PER_LIST << bits)
+    matrix = _rows(sample(np.sort(np.random.default_rng(0).choice(n, min(n, size), False))))
+    dim = int(matrix.shape[1])
+    m = pq_subquantizers(dim, settings)
     ivf = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist, m, bits, faiss.METRIC_INNER_PRODUCT)
     if n < _MIN_PER_LIST << bits:
-        log.warning(
-            "ivfpq trained on %d vectors, fewer than the %d that %d-bit codes want: recall may"
-            " suffer (use dense: flat for a corpus this small)",
-            n,
-            _MIN_PER_LIST << bits,
-            bits,
-        )
+        log.warning("ivfpq trained on %d vectors, fewer than the %d that %d-bit codes want: "
+                    "recall may suffer (use dense: flat for a corpus this small)",
+                    n, _MIN_PER_LIST << bits, bits)  # fmt: skip
         ivf.pq.cp.min_points_per_centroid = 1  # we warned once; faiss would warn per sub-quantizer
-    sample = max(_TRAIN_PER_LIST * nlist, _MIN_PER_LIST << bits)
-    rows = np.sort(np.random.default_rng(0).choice(n, size=min(n, sample), replace=False))
-    ivf.train(matrix[rows])
+    ivf.train(matrix)
     # id → code, for `similarity`; DirectMap is in the SWIG module but not in faiss's stubs
     ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
     return ivf
@@ -182,6 +185,10 @@ class DenseIndex:
         if isinstance(inner, faiss.IndexIVF):
             return {"nprobe": int(inner.nprobe), "nlist": int(inner.nlist)}
         return {}
+
+    @property
+    def faiss_index(self) -> faiss.Index:  # index/shards.py merges sub-indexes into it
+        return self._index
 
     def _inner(self) -> faiss.Index:
         import faiss

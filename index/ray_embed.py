@@ -3,8 +3,9 @@
 Only the misses travel: the driver reads the SQLite embedding cache, ships the texts it
 lacks through `ray.data` `map_batches` to a pool of actors that each build the configured
 embedder once (the model loads lazily, on the actor's first batch), and writes the vectors
-back into the cache as batches stream home. SQLite therefore keeps a single writer, and
-the FAISS index is built on the driver exactly as a local build does.
+back into the cache as batches stream home. SQLite therefore keeps a single writer. Given a
+ShardJob, each actor also indexes its batch in a FAISS sub-index under the chunk ids, which
+the driver merges (index/shards.py).
 
 Ray retries a batch whose worker died (Ray Data restarts map actors without limit), so a
 lost worker costs time, not vectors. Workers import this module, so linkrag must be
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
-from index.cache import MissRunner
 from index.embedders import get_embedder
 from index.settings import IndexSettings, RaySettings
+from index.shards import ShardJob, ShardRunner, load_template, sub_index
 from index.types import IndexBuildError
 from ingest.ray_cluster import connected, import_ray
 
@@ -29,18 +31,28 @@ log = logging.getLogger(__name__)
 
 
 class EmbedWorker:
-    """One Ray actor's embedder: built once per actor, the model loaded on the first batch."""
+    """One Ray actor's embedder: built once per actor, the model loaded on the first batch.
+    Batches that carry chunk ids ("keys") also come back with a sub-index of their vectors,
+    in the first row of a "shard" column (the other rows are empty)."""
 
-    def __init__(self, settings: IndexSettings) -> None:
+    def __init__(self, settings: IndexSettings, template: bytes | None = None) -> None:
         self._embedder = get_embedder(settings)
+        self._template = load_template(template)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         texts = [str(text) for text in batch["text"]]
-        return {"hash": batch["hash"], "vector": self._embedder.embed_batch(texts)}
+        vectors = self._embedder.embed_batch(texts)
+        out = {"hash": batch["hash"], "vector": vectors}
+        if "keys" in batch:
+            shard = np.full(len(texts), b"", dtype=object)
+            shard[0] = sub_index(self._template, vectors, list(batch["keys"]))
+            out["shard"] = shard
+        return out
 
 
-def ray_runner(settings: IndexSettings, cluster: RaySettings, embedder_id: str) -> MissRunner:
-    """A MissRunner embedding on `cluster` with the embedder `settings` name."""
+def ray_runner(settings: IndexSettings, cluster: RaySettings, embedder_id: str) -> ShardRunner:
+    """Embeds misses on `cluster` with the embedder `settings` name; with a ShardJob (not
+    None), the workers also build the sub-indexes it asks for."""
     ray = import_ray()
     remote_id = get_embedder(settings).id  # cheap: nothing is loaded until the first embed
     if remote_id != embedder_id:
@@ -52,19 +64,36 @@ def ray_runner(settings: IndexSettings, cluster: RaySettings, embedder_id: str) 
     # The actor's threads match the CPUs it reserves, so workers do not oversubscribe a node.
     worker = settings.model_copy(update={"threads": max(1, round(stage.cpus_per_worker))})
 
-    def run(hashes: list[str], texts: list[str]) -> Iterator[tuple[list[str], np.ndarray]]:
+    def run(
+        hashes: list[str], texts: list[str], job: ShardJob | None
+    ) -> Iterator[tuple[list[str], np.ndarray]]:
         with connected(ray, cluster.address):
-            rows = [{"hash": h, "text": t} for h, t in zip(hashes, texts, strict=True)]
+            rows = _rows(hashes, texts, job)
             blocks = max(1, min(len(rows) // stage.batch_size, 4 * stage.concurrency))
             data = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
                 EmbedWorker,
-                fn_constructor_kwargs={"settings": worker},
+                fn_constructor_kwargs={"settings": worker, "template": job and job.template},
                 batch_size=stage.batch_size,
                 compute=ray.data.ActorPoolStrategy(size=stage.concurrency),
                 num_cpus=stage.cpus_per_worker,
                 batch_format="numpy",
             )
             for batch in data.iter_batches(batch_size=None, batch_format="numpy"):
+                if job is not None:
+                    for blob in batch.get("shard", ()):
+                        if len(blob):  # only a batch's first row carries its sub-index
+                            job.sink(bytes(blob))
                 yield [str(h) for h in batch["hash"]], np.asarray(batch["vector"], np.float32)
 
     return run
+
+
+def _rows(hashes: list[str], texts: list[str], job: ShardJob | None) -> list[dict[str, Any]]:
+    """The dataset rows: text hash, text, and (for sub-indexes) the chunk ids of that text."""
+    rows: list[dict[str, Any]] = [
+        {"hash": h, "text": t} for h, t in zip(hashes, texts, strict=True)
+    ]
+    if job is not None:
+        for row in rows:
+            row["keys"] = job.keys[row["hash"]]
+    return rows

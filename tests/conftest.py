@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -217,19 +218,52 @@ def assistant(data_dir: Path) -> Any:
     return Assistant(AppConfig(data_dir=data_dir))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[tuple[str, int]]:
-    """A local Ray cluster on 127.0.0.1 (tests/ray_support.py), one per test module:
-    yields (address, session id); skips when Ray is not installed."""
+    """A local Ray cluster on 127.0.0.1 (tests/ray_support.py), one for the whole run (its
+    start and stop cost 20-25 s, paid once for the ingest and index modules); yields
+    (address, session id); skips when Ray is not installed."""
     from ray_support import start_cluster
 
     yield from start_cluster()
 
 
 @pytest.fixture
+def one_faiss_thread() -> Iterator[None]:
+    """Tiny trainings gain nothing from threads, and OpenMP spin-waits badly on a busy box."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
 def shared_corpus() -> Path:
     """The shared WARC archive; tests that need it skip cleanly when ../shared is absent."""
     warc = SHARED / "corpus" / "llm-articles.warc.gz"
     if not warc.exists():
         pytest.skip("../shared/corpus is absent")
     return warc
+
+
+def run_cli(data_dir: Path, *args: str, stdin: str | None = None) -> str:
+    """The installed CLI as a real subprocess over `data_dir`; its stdout (it must succeed)."""
+    env = {"LINKRAG_DATA": str(data_dir), "HF_HUB_OFFLINE": "1", "PATH": ""}
+    cli = [sys.executable, "-c", "import sys; from ui.cli import main; sys.exit(main())"]
+    done = subprocess.run(
+        [*cli, *args], input=stdin, capture_output=True, text=True, env=env, cwd=REPO
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.fixture(scope="session")
+def shared_archive(shared_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data dir of one local `linkrag build` of the whole shared archive (about 3 min,
+    mostly embedding 12.7k chunks), made once a session for every test that needs it.
+    Tests read it; one that writes must work on a copy."""
+    data = tmp_path_factory.mktemp("archive") / "data"
+    run_cli(data, "build", "--replay", str(shared_corpus), "--source", f"warc:{shared_corpus}")
+    return data

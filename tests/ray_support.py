@@ -1,8 +1,8 @@
 """A real local Ray cluster for the slow tier: `ray start --head` on 127.0.0.1 with 2 CPUs
 and a temp dir, stopped by killing exactly the processes of the session it opened.
 
-tests/conftest.py's module-scoped `ray_cluster` fixture uses it: one cluster per test
-module that asks for it, shared by that module's tests.
+tests/conftest.py's session-scoped `ray_cluster` fixture uses it: one cluster, shared by
+every test module that asks for it.
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from index.dense import DenseIndex, DenseSettingsError, ivf_lists, pq_subquantiz
 DIM = 64
 N = 2000  # above the ivfpq floor, small enough to train in well under a second
 KINDS = ("flat", "hnsw", "ivfpq")
+pytestmark = pytest.mark.usefixtures("one_faiss_thread")
 
 
 def _vectors(n: int, seed: int = 0) -> np.ndarray:
@@ -34,17 +34,6 @@ def _settings(kind: str, **extra: object) -> IndexSettings:
 @pytest.fixture(scope="module")
 def vectors() -> np.ndarray:
     return _vectors(N)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_faiss_thread() -> Iterator[None]:
-    """Tiny trainings gain nothing from threads, and OpenMP spin-waits badly on a busy box."""
-    import faiss
-
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(before)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DEMO, REPO, LoopbackServer, Route, demo_routes
+from conftest import DEMO, LoopbackServer, Route, demo_routes, run_cli
 
 from ingest import ArticleStore
 from ui.cli import main
@@ -122,29 +122,23 @@ def test_demo_builds_offline_from_its_warc(
 
 
 @pytest.mark.slow
-def test_shared_archive_acceptance(tmp_path: Path, shared_corpus: Path) -> None:
-    """The issue's acceptance commands, as real subprocesses of the installed CLI."""
-    env = {"LINKRAG_DATA": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1", "PATH": ""}
-    cli = [sys.executable, "-c", "import sys; from ui.cli import main; sys.exit(main())"]
-
-    def run(*args: str, stdin: str | None = None) -> str:
-        done = subprocess.run(
-            [*cli, *args], input=stdin, capture_output=True, text=True, env=env, cwd=REPO
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        return done.stdout
-
-    run("build", "--replay", str(shared_corpus), "--source", f"warc:{shared_corpus}")
-    status = json.loads(run("status", "--json"))
+def test_shared_archive_acceptance(shared_archive: Path) -> None:
+    """The issue's acceptance commands, as real subprocesses of the installed CLI, over the
+    session's build of the archive (`linkrag build --replay … --source warc:…`)."""
+    status = json.loads(run_cli(shared_archive, "status", "--json"))
     assert 600 <= status["articles"] <= 640
     (search,) = _json_lines(
-        run("search", "--json", "-k", "5", stdin="ZeRO-3 是如何切分模型参数的？\n")
+        run_cli(
+            shared_archive, "search", "--json", "-k", "5", stdin="ZeRO-3 是如何切分模型参数的？\n"
+        )
     )
     hits = search["hits"]
     assert isinstance(hits, list) and len(hits) == 5
     assert all(h["url"].startswith("https://github.com/") and "/blob/" in h["url"] for h in hits)
     assert any("ZeRO" in h["text"] for h in hits)
-    (answer,) = _json_lines(run("ask", "--json", "What does PagedAttention solve?"))
+    (answer,) = _json_lines(
+        run_cli(shared_archive, "ask", "--json", "What does PagedAttention solve?")
+    )
     assert answer["abstained"] is False and answer["citations"]
     for citation in answer["citations"]:
-        assert citation["quote"] in _article_text(tmp_path / "data", citation["url"])
+        assert citation["quote"] in _article_text(shared_archive, citation["url"])

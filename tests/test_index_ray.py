@@ -5,7 +5,9 @@ a worker dies mid-embedding."""
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -24,7 +26,8 @@ from index import IndexSettings, RaySettings, SearchIndex
 from index.cache import CACHE_FILE
 from index.dense import DenseIndex
 from index.state import ARTICLES_FILE, TOKENS_FILE
-from index.store import CHUNKS_FILE, DENSE_FILE
+from index.store import CHUNKS_FILE, DENSE_FILE, current_folder
+from ingest.store import DB_NAME
 from ui.cli import main
 
 QUERIES = ["ZeRO-3 切分模型参数", "KV cache", "flash attention tiling", "量化 int4", "LoRA rank"]
@@ -84,9 +87,9 @@ def _map_workers(session: int) -> list[int]:
     return [pid for pid, title in session_pids(session) if title.startswith("ray::MapWorker")]
 
 
-def _config(data_dir: Path, executor: str, address: str) -> AppConfig:
+def _config(data_dir: Path, executor: str, address: str, batch: int = 4) -> AppConfig:
     ray = RaySettings.model_validate(
-        {"address": address, "embed": {"batch_size": 4, "concurrency": 2}}
+        {"address": address, "embed": {"batch_size": batch, "concurrency": 2}}
     )
     return AppConfig(data_dir=data_dir, executor=executor, ray=ray)  # type: ignore[arg-type]
 
@@ -135,7 +138,7 @@ def _assert_same_build(ray_folder: Path, local_folder: Path, use: Any) -> None:
 
 @pytest.mark.slow
 def test_a_ray_build_equals_a_local_one_despite_a_killed_worker(
-    tmp_path: Path, use: Any, ray_cluster: tuple[str, int]
+    tmp_path: Path, use: Any, ray_cluster: tuple[str, int], caplog: pytest.LogCaptureFixture
 ) -> None:
     address, session = ray_cluster
     source = [f"dir:{DEMO / 'site'}"]
@@ -146,9 +149,43 @@ def test_a_ray_build_equals_a_local_one_despite_a_killed_worker(
     with sqlite3.connect(tmp_path / "ray" / CACHE_FILE) as db:
         dropped = db.execute("DELETE FROM embeddings WHERE text_hash < '5'").rowcount
     chaos = _KillOneWorker(session)
-    ray = Assistant(_config(tmp_path / "ray", "ray", address)).rebuild(chaos, sources=source)
+    with caplog.at_level(logging.INFO, logger="index.shards"):
+        ray = Assistant(_config(tmp_path / "ray", "ray", address)).rebuild(chaos, sources=source)
 
     assert chaos.killed is not None, f"no map worker killed mid-embedding: {chaos.seen}"
     assert local.index.embedded == local.index.chunks > 40
     assert ray.index.embedded == dropped > 8  # a few batches of 4
+    # The misses came home as FAISS sub-indexes (one per batch) merged into the flat index.
+    assert _merged_sub_indexes(caplog.text) >= dropped // 4
     _assert_same_build(ray.index.path, local.index.path, use)
+
+
+def _merged_sub_indexes(log: str) -> int:
+    found = re.findall(r"merged (\d+) sub-indexes", log)
+    assert found, "no sub-index merge logged"
+    return int(found[-1])
+
+
+@pytest.mark.slow
+def test_a_ray_build_of_the_shared_archive_equals_the_local_one(
+    tmp_path: Path,
+    use: Any,
+    ray_cluster: tuple[str, int],
+    shared_archive: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The session's local build of the whole archive against a Ray build of the same store
+    whose embedding cache lacks about 1/21 of the vectors (Ray embeds those, a few hundred)."""
+    data = tmp_path / "ray"
+    data.mkdir()
+    # Ingest stays local (fetch and extract on Ray are not built yet): the same store.
+    for name in (DB_NAME, CACHE_FILE):
+        shutil.copy(shared_archive / name, data / name)
+    with sqlite3.connect(data / CACHE_FILE) as db:
+        dropped = db.execute("DELETE FROM embeddings WHERE text_hash < '0c'").rowcount
+    with caplog.at_level(logging.INFO, logger="index.shards"):
+        report = Assistant(_config(data, "ray", ray_cluster[0], batch=64)).reindex()
+
+    assert 300 < report.embedded == dropped < 1000 and report.chunks > 12000
+    assert _merged_sub_indexes(caplog.text) >= dropped // 64
+    _assert_same_build(report.path, current_folder(shared_archive), use)
