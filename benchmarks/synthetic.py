@@ -4,9 +4,11 @@ Lengths are lognormal(mu=8.02, sigma=1.55) characters clipped to [200, 150000], 
 610 articles of the shared archive (median 3.4k, mean 8.9k characters); 46% are Chinese-led
 (as in the archive), the rest English; a `##` heading every ~900 characters and a fenced code
 block per ~1.6k characters (archive: 1.1 headings and 0.64 code blocks per 1k characters).
-Words follow a Zipf law over a 20k-word vocabulary; Chinese text is drawn from ~600 common
-characters. With the default chunking, 1,000 articles (seed 8) give 22,956 chunks of 468
-characters on average (archive: 20.8 chunks per article, 427 characters).
+Words follow a Zipf law over a 20k-word vocabulary; Chinese sentences (80% of a Chinese-led
+article's) use the 10k most frequent words of jieba's dictionary by frequency, so 15% of all
+characters are CJK (archive: 17%) and BM25 tokenizes ~500k characters/s as on the archive
+(random characters would take 3x longer). 1,000 articles (seed 8) make 23,187 chunks with the
+default chunking: 23.2 per article (archive: 20.8; the sample's mean length is 10.6k).
 """
 
 from __future__ import annotations
@@ -17,19 +19,12 @@ import random
 import shutil
 from pathlib import Path
 
+import jieba
+
 LOG_MU, LOG_SIGMA, MIN_CHARS, MAX_CHARS = 8.02, 1.55, 200, 150_000
 ZH_SHARE, HEADING_EVERY, CODE_EVERY = 0.46, 900, 1600
-HANZI = (
-    "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可也你对能而子那得"
-    "于着下自之年过发后作里用道行所然家种事成方多经么去法学如都同现当没动面起看定天分还进好小"
-    "部其些主样理心她本前开但因只从想实日军者意无力它与长把机十民第公此已工使情明性知全三又关"
-    "点正业外将两高间由问很最重并物手应战向头文体政美相见被利什二等产或新己制身果加西斯月话合"
-    "回特代内信表化老给世位次度门任常先海通教儿原东声提立及比员解水名真论处走义各入几口认条平"
-    "系气题活尔更别打女变四神总何电数安少报才结反受目太量再感建务做接必场件计管期市直德资命山"
-    "金指克许统区保至队形社便空决治展马科司五基眼书非则听白却界达光放强即像难且权思王象完设式"
-    "色路记南品住告类求据程北边死张该交规万取拉格望觉术领共确传师观清今切院让识候带导争运笑飞"
-    "模型训练推理参数显存张量并行流水线注意力量化微调缓存批处理梯度优化算子内核通信分布式向量检索"
-)
+ZH_SENTENCES = 0.8  # Chinese-led articles mix in English: 35% of their characters are CJK
+JIEBA_DICT = Path(jieba.__file__).with_name("dict.txt")
 
 
 def _vocabulary(size: int = 20_000) -> tuple[list[str], list[float]]:
@@ -40,14 +35,27 @@ def _vocabulary(size: int = 20_000) -> tuple[list[str], list[float]]:
     return words, list(itertools.accumulate(1.0 / (r + 1) for r in range(size)))
 
 
+def _chinese_words(size: int = 10_000) -> tuple[list[str], list[float]]:
+    """The `size` most frequent all-Chinese words of jieba's dictionary, weighted by frequency:
+    real words segment like real text (random characters tokenize 3x slower)."""
+    entries = []
+    for line in JIEBA_DICT.read_text("utf-8").splitlines():
+        word, freq = line.split(" ")[:2]
+        if all("\u4e00" <= ch <= "\u9fff" for ch in word):
+            entries.append((-int(freq), word))
+    top = sorted(entries)[:size]
+    return [w for _, w in top], list(itertools.accumulate(-f for f, _ in top))
+
+
 WORDS, WEIGHTS = _vocabulary()
+ZH_WORDS, ZH_WEIGHTS = _chinese_words()
 
 
 def _sentence(rng: random.Random, zh: bool) -> str:
     if zh:
-        run = "".join(rng.choices(HANZI, k=rng.randint(8, 30)))
-        term = rng.choices(WORDS, cum_weights=WEIGHTS)[0]
-        return f"{run} {term} {''.join(rng.choices(HANZI, k=rng.randint(4, 12)))}。"
+        words = rng.choices(ZH_WORDS, cum_weights=ZH_WEIGHTS, k=rng.randint(5, 16))
+        words.insert(rng.randint(0, len(words)), f" {rng.choices(WORDS, cum_weights=WEIGHTS)[0]} ")
+        return "".join(words).strip() + "。"
     words = rng.choices(WORDS, cum_weights=WEIGHTS, k=rng.randint(6, 22))
     return " ".join(words).capitalize() + "."
 
@@ -72,7 +80,9 @@ def make_article(index: int, seed: int) -> str:
         if size >= next_code:
             parts.append(_code(rng))
             next_code += CODE_EVERY
-        paragraph = " ".join(_sentence(rng, zh) for _ in range(rng.randint(2, 6)))
+        paragraph = " ".join(
+            _sentence(rng, zh and rng.random() < ZH_SENTENCES) for _ in range(rng.randint(2, 6))
+        )
         parts.append(paragraph)
         size += len(paragraph)
     return "\n\n".join(parts) + "\n"
