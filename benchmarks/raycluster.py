@@ -53,13 +53,16 @@ def start_cluster(cpus: int) -> tuple[str, int, Path]:
     return f"127.0.0.1:{port}", start.pid, temp  # setsid: the session id is its pid
 
 
-def session_peaks(session: int, peaks: dict[int, float]) -> None:
-    """Records each process's peak RSS (VmHWM, MB) in the session into `peaks`."""
+def session_usage(session: int, peaks: dict[int, float], cpu: dict[int, float]) -> None:
+    """Records each session process's peak RSS (VmHWM, MB) into `peaks` and its CPU seconds
+    so far (user + system) into `cpu`: poll often, a process that exits takes both along."""
     for pid in _pids(session):
         try:
             status = Path(f"/proc/{pid}/status").read_text()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:  # gone meanwhile
             continue
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         for line in status.splitlines():
             if line.startswith("VmHWM:"):
                 peaks[pid] = max(peaks.get(pid, 0.0), int(line.split()[1]) / 1024)

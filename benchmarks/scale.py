@@ -15,6 +15,8 @@ For tiers above --embed-sample, the wall time is DERIVED: stub wall + chunks / t
 rate that executor reached in its largest real run (output field `derived: true`).
 Peak memory: the build process's ru_maxrss; on ray plus the sum of the per-process peaks
 (VmHWM, polled) of the Ray cluster's processes, which runs in its own session per build.
+CPU seconds (the driver's per stage; the cluster's in all) drive the 10M-chunk projection,
+since wall times on a shared machine measure the neighbours too (see `projection`).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from raycluster import cluster_env, session_peaks, start_cluster, stop_cluster
+from raycluster import cluster_env, session_usage, start_cluster, stop_cluster
 from synthetic import make_corpus
 
 STUB = "scale-stub"
@@ -82,10 +84,10 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     spans: dict[str, list[float]] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
-        now = time.perf_counter()
-        spans.setdefault(stage, [now, now])[1] = now
+        now = (time.perf_counter(), time.process_time())
+        spans.setdefault(stage, [*now, *now])[2:] = now
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     if spec["executor"] == "ray":
         _join_ray(spec["address"], stub)
     report = Assistant(config).rebuild(progress, sources=[f"dir:{spec['corpus']}"])
@@ -94,7 +96,9 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "wall_s": time.perf_counter() - started, "ingest_s": report.ingest.seconds,
         "index_s": built.seconds, "articles": built.articles, "chunks": built.chunks,
-        "embedded": built.embedded, "stages_s": {k: b - a for k, (a, b) in spans.items()},
+        "embedded": built.embedded, "cpu_s": time.process_time() - cpu,
+        "stages_s": {k: b - a for k, (a, _, b, _) in spans.items()},
+        "stages_cpu_s": {k: d - c for k, (_, c, _, d) in spans.items()},
         "driver_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }  # fmt: skip
 
@@ -114,40 +118,61 @@ def _join_ray(address: str, stub: bool) -> None:
 
 
 def measure(corpus: Path, executor: str, embedder: str, args: argparse.Namespace) -> dict[str, Any]:
-    """One build of `corpus` in a fresh data dir, in a child under `nice -n 5`."""
+    """One build of `corpus` in a fresh data dir (and a fresh Ray cluster, on ray)."""
     cluster = start_cluster(args.cpus) if executor == "ray" else None
     data = Path(tempfile.mkdtemp(prefix="scale-data-", dir=args.work))
     spec = {"corpus": str(corpus), "data": str(data), "executor": executor,
             "embedder": embedder, "address": cluster[0] if cluster else "",
             "concurrency": args.concurrency}  # fmt: skip
+    try:
+        out, usage = _watch(spec, cluster[1] if cluster else None)
+    finally:
+        if cluster:
+            stop_cluster(cluster[1], cluster[2])
+        shutil.rmtree(data, ignore_errors=True)
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    result.update(executor=executor, embedder=embedder, **usage)
+    result["peak_mb"] = round(result["driver_mb"] + result["ray_mb"])
+    return result
+
+
+def _watch(spec: dict[str, Any], session: int | None) -> tuple[str, dict[str, Any]]:
+    """Runs the child under `nice -n 5`, sampling the load average and the cluster's usage."""
     peaks: dict[int, float] = {}
+    cpu: dict[int, float] = {}
+    baseline: dict[int, float] = {}  # CPU the cluster spent starting up is not the build's
     loads = []
+    if session:
+        session_usage(session, {}, baseline)
     with tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(["nice", "-n", "5", sys.executable, __file__, "--child",
-                                 json.dumps(spec)], env=cluster_env(), stdout=subprocess.PIPE,
-                                stderr=err, text=True)  # fmt: skip
+        command = ["nice", "-n", "5", sys.executable, __file__, "--child", json.dumps(spec)]
+        proc = subprocess.Popen(command, env=cluster_env(), stdout=subprocess.PIPE, stderr=err,
+                                text=True)  # fmt: skip
         while proc.poll() is None:
             loads.append(os.getloadavg()[0])
-            if cluster:
-                session_peaks(cluster[1], peaks)
+            if session:
+                session_usage(session, peaks, cpu)
             time.sleep(0.5)
         err.seek(0)
         out = proc.stdout.read() if proc.stdout else ""
         if proc.returncode != 0:
-            raise SystemExit(f"build failed ({executor}, {embedder}): {err.read()[-2000:]}")
-    if cluster:
-        stop_cluster(cluster[1], cluster[2])
-    shutil.rmtree(data, ignore_errors=True)
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    result.update(executor=executor, embedder=embedder, load_avg=round(sum(loads) / len(loads), 1),
-                  ray_mb=round(sum(peaks.values())), ray_processes=len(peaks))  # fmt: skip
-    result["peak_mb"] = round(result["driver_mb"] + result["ray_mb"])
-    return result
+            raise SystemExit(f"build failed ({spec['executor']}): {err.read()[-2000:]}")
+    used = sum(c - baseline.get(p, 0) for p, c in cpu.items())
+    return out, {"load_avg": round(sum(loads) / len(loads), 1),
+                 "ray_mb": round(sum(peaks.values())), "ray_processes": len(peaks),
+                 "ray_cpu_s": round(used, 1)}  # fmt: skip
 
 
 def embed_rate(run: dict[str, Any]) -> float:
     """Chunks/s of the embedding stage (cache misses over the span of its progress reports)."""
     return float(run["embedded"]) / max(run["stages_s"].get("embed", 0.0), 1e-9)
+
+
+def cpu_rate(run: dict[str, Any]) -> float:
+    """Chunks per CPU second of embedding: the driver's in the embed stage (local), or all
+    the Ray cluster's processes over the build (ray: workers, raylet, object transfer)."""
+    cpu = run["ray_cpu_s"] if run["executor"] == "ray" else run["stages_cpu_s"].get("embed", 0)
+    return float(run["embedded"]) / max(cpu, 1e-9)
 
 
 def rows_of(runs: list[dict[str, Any]], executors: list[str]) -> list[dict[str, Any]]:
@@ -180,22 +205,23 @@ def exponent(points: list[tuple[float, float]]) -> float | None:
 
 
 def projection(
-    runs: list[dict[str, Any]], executor: str, workers: int, fleet: Sequence[int]
+    runs: list[dict[str, Any]], executor: str, cpus: float, fleet: Sequence[int]
 ) -> dict[str, Any]:
-    """Hours for 10M chunks on each N in `fleet` = driver-side time (the stub curve,
-    extrapolated with its exponent) + 10M / (N x the per-worker embedding rate measured here).
-    Stages run one after another (the driver waits for the embedding), hence the sum."""
-    stub = sorted((r["chunks"], r["wall_s"]) for r in runs
-                  if r["executor"] == executor and r["embedder"] == STUB)  # fmt: skip
-    real = [r for r in runs if r["executor"] == executor and r["embedder"] != STUB]
-    slope = exponent(stub)
+    """Hours for 10M chunks on N workers of `cpus` dedicated cores each, from CPU seconds (the
+    machine here is shared): the driver's CPU seconds without the model (the two largest stub
+    runs' exponent, extrapolated) + 10M / (N x cpus x chunks per CPU second of the real run).
+    The stages run one after another (the driver waits for the embedding), hence the sum."""
+    mine = [r for r in runs if r["executor"] == executor]
+    stub = sorted((r["chunks"], r["cpu_s"]) for r in mine if r["embedder"] == STUB and "cpu_s" in r)
+    real = [r for r in mine if r["embedder"] != STUB and "cpu_s" in r]
+    slope = exponent(stub[-2:])  # the largest tiers: at small ones, start-up costs flatten it
     if not real or slope is None:
         return {}
-    per_worker = embed_rate(max(real, key=lambda r: r["chunks"])) / workers
-    chunks, wall = stub[-1]
-    driver_s = wall * (TARGET / chunks) ** slope
+    per_worker = cpu_rate(max(real, key=lambda r: r["chunks"])) * cpus
+    chunks, driver_cpu = stub[-1]
+    driver_s = driver_cpu * (TARGET / chunks) ** slope
     hours = {n: round((driver_s + TARGET / (n * per_worker)) / 3600, 1) for n in fleet}
-    return {"driver_exponent": slope, "per_worker_chunks_s": round(per_worker, 1),
+    return {"driver_cpu_exponent": slope, "per_worker_chunks_s": round(per_worker, 1),
             "driver_hours_10m": round(driver_s / 3600, 1), "hours_10m_by_workers": hours,
             "driver_bound_from_workers": round(TARGET / (per_worker * driver_s), 1)}  # fmt: skip
 
@@ -211,41 +237,37 @@ def report(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, An
               f"{row['chunks_per_s']:>6.1f} chunks/s  peak {row['peak_mb']} MB  "
               f"load {row['load_avg']}")  # fmt: skip
     for executor in args.executors:
-        points = [(r["chunks"], r["wall_s"]) for r in rows if r["executor"] == executor]
-        summary["exponents"][executor] = exponent(points)
-        # local embeds in one process on this machine; only ray adds workers
-        workers, fleet = (args.concurrency, (1, 8, 64)) if executor == "ray" else (1, (1,))
-        summary["projection"][executor] = projection(runs, executor, workers, fleet)
-        print(
-            f"{executor}: wall ~ chunks^{summary['exponents'][executor]}; 10M chunks: "
-            f"{json.dumps(summary['projection'][executor])}"
-        )
+        stub = [r for r in runs if r["executor"] == executor and r["embedder"] == STUB]
+        mine = [r for r in rows if r["executor"] == executor]
+        fits = summary["exponents"][executor] = {
+            "wall": exponent([(r["chunks"], r["wall_s"]) for r in mine]),
+            "stub_wall": exponent([(r["chunks"], r["wall_s"]) for r in stub]),
+            "stub_cpu": exponent([(r["chunks"], r["cpu_s"]) for r in stub if "cpu_s" in r]),
+        }  # fmt: skip
+        # local: one process embedding with 2 threads; ray: workers of --cpus-per-worker
+        cpus, fleet = (1.0, (1, 8, 64)) if executor == "ray" else (2.0, (1,))
+        summary["projection"][executor] = projection(runs, executor, cpus, fleet)
+        print(f"{executor}: exponents (log wall or CPU s against log chunks) {json.dumps(fits)}; "
+              f"10M chunks: {json.dumps(summary['projection'][executor])}")  # fmt: skip
     return summary
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ints = lambda text: [int(t) for t in text.split(",") if t]  # noqa: E731
-    parser.add_argument("--tiers", type=ints, default=[1000, 10000], help="articles per tier")
-    parser.add_argument("--executors", type=lambda t: t.split(","), default=["local", "ray"])
-    parser.add_argument(
-        "--embed-sample",
-        type=int,
-        default=1000,
-        help="tiers up to this many articles also build with the real model",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        help="JSON of every run and the summary; the runs "
-        "an existing file holds are kept and not measured again",
-    )
+    listed = lambda text: text.split(",")  # noqa: E731
+    parser.add_argument("--tiers", type=lambda t: [int(n) for n in listed(t)],
+                        default=[1000, 10000], help="articles per tier, comma-separated")
+    parser.add_argument("--executors", type=listed, default=["local", "ray"])
+    parser.add_argument("--embed-sample", type=int, default=1000,
+                        help="tiers up to this many articles also build with the real model")
+    parser.add_argument("--out", type=Path, help="JSON of every run and the summary; the "
+                        "runs an existing file holds are kept, not measured again")
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--work", type=Path, default=Path("/tmp/linkrag-scale"))
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the Ray cluster")
     parser.add_argument("--concurrency", type=int, default=2, help="Ray embedding workers")
     parser.add_argument("--child", help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    return parser.parse_args(argv)  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -57,27 +57,30 @@ def test_a_tiny_local_run_builds_and_reports(tmp_path: Path) -> None:
     assert built["chunks"] > 8 and built["embedded"] == built["chunks"]
     assert built["driver_mb"] > 50 and built["wall_s"] > built["ingest_s"] > 0
     assert {"chunk", "embed", "tokenize"} <= built["stages_s"].keys()
+    assert built["stages_cpu_s"]["tokenize"] > 0 and built["cpu_s"] > 0
     assert summary["exponents"]["local"] is None  # one tier: nothing to fit
     assert summary["projection"]["local"] == {}  # no real-model run: nothing to project
     assert "no model" in run.stdout
 
 
-def _run(tier: int, embedder: str, chunks: int, wall: float, embed: float) -> dict[str, object]:
+def _run(tier: int, embedder: str, chunks: int, wall: float, cpu: float) -> dict[str, object]:
     return {"tier": tier, "executor": "ray", "embedder": embedder, "chunks": chunks,
-            "embedded": chunks, "wall_s": wall, "stages_s": {"embed": embed},
-            "peak_mb": 100, "load_avg": 1.0}  # fmt: skip
+            "embedded": chunks, "wall_s": wall, "cpu_s": wall / 2, "ray_cpu_s": cpu,
+            "stages_s": {"embed": wall / 2}, "peak_mb": 100, "load_avg": 1.0}  # fmt: skip
 
 
 def test_derived_walls_and_the_projection_follow_the_documented_formula(
     scale: ModuleType,
 ) -> None:
-    runs = [_run(10, scale.STUB, 1000, 10.0, 1.0), _run(10, scale.REAL, 1000, 30.0, 20.0),
+    runs = [_run(10, scale.STUB, 1000, 10.0, 1.0), _run(10, scale.REAL, 1000, 40.0, 40.0),
             _run(100, scale.STUB, 10_000, 100.0, 5.0)]  # fmt: skip
     rows = scale.rows_of(runs, ["ray"])
-    assert [(r["wall_s"], r["derived"]) for r in rows] == [(30.0, False), (300.0, True)]
-    plan = scale.projection(runs, "ray", workers=2, fleet=(1, 8, 64))
-    assert plan["driver_exponent"] == 1.0 and plan["per_worker_chunks_s"] == 25.0
-    assert plan["driver_hours_10m"] == round(100_000 / 3600, 1)
-    hours_8 = (100_000 + scale.TARGET / (8 * 25.0)) / 3600
+    # measured at tier 10; at 100: stub wall + chunks / (1,000 chunks / 20 s embed stage)
+    assert [(r["wall_s"], r["derived"]) for r in rows] == [(40.0, False), (300.0, True)]
+    plan = scale.projection(runs, "ray", cpus=1.0, fleet=(1, 8, 64))
+    # driver: 50 CPU s at 10k chunks, linear (5 -> 50 s for 1k -> 10k chunks)
+    assert plan["driver_cpu_exponent"] == 1.0 and plan["driver_hours_10m"] == round(5e4 / 3600, 1)
+    assert plan["per_worker_chunks_s"] == 25.0  # 1,000 chunks / 40 cluster CPU s, 1 CPU each
+    hours_8 = (50_000 + scale.TARGET / (8 * 25.0)) / 3600
     assert plan["hours_10m_by_workers"][8] == round(hours_8, 1)
-    assert plan["driver_bound_from_workers"] == 4.0  # 10M / (25 x 100,000 s)
+    assert plan["driver_bound_from_workers"] == 8.0  # 10M / (25 chunks/s x 50,000 s)
