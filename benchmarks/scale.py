@@ -38,7 +38,8 @@ from typing import Any
 
 import numpy as np
 from raycluster import cluster_env, session_usage, start_cluster, stop_cluster
-from synthetic import make_corpus
+
+from index import IndexSettings, RaySettings, register_embedder
 
 STUB = "scale-stub"
 REAL = "use-m3"  # the bundled embedder, IndexSettings' default
@@ -60,8 +61,6 @@ class StubEmbedder:
 
 def register_stub() -> None:
     """Makes `index.embedder: scale-stub` resolvable (also run on every Ray worker)."""
-    from index import register_embedder
-
     register_embedder(STUB, lambda settings: StubEmbedder())
 
 
@@ -71,14 +70,11 @@ def register_stub() -> None:
 def child(spec: dict[str, Any]) -> dict[str, Any]:
     """Build spec["corpus"] into spec["data"] and time its stages (runs in the child)."""
     from assistant import AppConfig, Assistant
-    from index import IndexSettings, RaySettings
 
     stub = spec["embedder"] == STUB
     if stub:
         register_stub()
-    ray = RaySettings.model_validate(
-        {"address": spec["address"], "embed": {"concurrency": spec["concurrency"]}}
-    )
+    ray = RaySettings(address=spec["address"], embed={"concurrency": spec["concurrency"]})
     config = AppConfig(data_dir=Path(spec["data"]), executor=spec["executor"], ray=ray,
                        index=IndexSettings(embedder=spec["embedder"]))  # fmt: skip
     spans: dict[str, list[float]] = {}
@@ -113,7 +109,6 @@ def _join_ray(address: str, stub: bool) -> None:
     context.enable_progress_bars = False
 
 
-# --- the Ray cluster of one build: its own session, so its processes can be found ---------
 # --- the harness -----------------------------------------------------------------------------
 
 
@@ -169,8 +164,7 @@ def embed_rate(run: dict[str, Any]) -> float:
 
 
 def cpu_rate(run: dict[str, Any]) -> float:
-    """Chunks per CPU second of embedding: the driver's in the embed stage (local), or all
-    the Ray cluster's processes over the build (ray: workers, raylet, object transfer)."""
+    """Chunks per CPU second of embedding: the driver's embed stage, or the whole Ray cluster's."""
     cpu = run["ray_cpu_s"] if run["executor"] == "ray" else run["stages_cpu_s"].get("embed", 0)
     return float(run["embedded"]) / max(cpu, 1e-9)
 
@@ -212,16 +206,20 @@ def projection(
     runs' exponent, extrapolated) + 10M / (N x cpus x chunks per CPU second of the real run).
     The stages run one after another (the driver waits for the embedding), hence the sum."""
     mine = [r for r in runs if r["executor"] == executor]
-    stub = sorted((r["chunks"], r["cpu_s"]) for r in mine if r["embedder"] == STUB and "cpu_s" in r)
+    stub = sorted((r["chunks"], r["cpu_s"], r["driver_mb"]) for r in mine
+                  if r["embedder"] == STUB and "cpu_s" in r)  # fmt: skip
     real = [r for r in mine if r["embedder"] != STUB and "cpu_s" in r]
-    slope = exponent(stub[-2:])  # the largest tiers: at small ones, start-up costs flatten it
-    if not real or slope is None:
+    if not real or len(stub) < 2:
         return {}
+    # the two largest tiers: at small ones, start-up costs flatten the curve
+    slope, mem_slope = (exponent([(p[0], p[i]) for p in stub[-2:]]) for i in (1, 2))
     per_worker = cpu_rate(max(real, key=lambda r: r["chunks"])) * cpus
-    chunks, driver_cpu = stub[-1]
+    chunks, driver_cpu, driver_mb = stub[-1]
     driver_s = driver_cpu * (TARGET / chunks) ** slope
     hours = {n: round((driver_s + TARGET / (n * per_worker)) / 3600, 1) for n in fleet}
     return {"driver_cpu_exponent": slope, "per_worker_chunks_s": round(per_worker, 1),
+            "driver_memory_exponent": mem_slope,
+            "driver_gb_10m": round(driver_mb * (TARGET / chunks) ** mem_slope / 1024),
             "driver_hours_10m": round(driver_s / 3600, 1), "hours_10m_by_workers": hours,
             "driver_bound_from_workers": round(TARGET / (per_worker * driver_s), 1)}  # fmt: skip
 
@@ -275,6 +273,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
         return
+    from synthetic import make_corpus  # here: builds and Ray workers need not load its words
+
     args.work.mkdir(parents=True, exist_ok=True)
     runs: list[dict[str, Any]] = []
     if args.out and args.out.exists():

@@ -66,7 +66,8 @@ def test_a_tiny_local_run_builds_and_reports(tmp_path: Path) -> None:
 def _run(tier: int, embedder: str, chunks: int, wall: float, cpu: float) -> dict[str, object]:
     return {"tier": tier, "executor": "ray", "embedder": embedder, "chunks": chunks,
             "embedded": chunks, "wall_s": wall, "cpu_s": wall / 2, "ray_cpu_s": cpu,
-            "stages_s": {"embed": wall / 2}, "peak_mb": 100, "load_avg": 1.0}  # fmt: skip
+            "stages_s": {"embed": wall / 2}, "peak_mb": 100, "driver_mb": chunks / 10,
+            "load_avg": 1.0}  # fmt: skip
 
 
 def test_derived_walls_and_the_projection_follow_the_documented_formula(
@@ -80,6 +81,7 @@ def test_derived_walls_and_the_projection_follow_the_documented_formula(
     plan = scale.projection(runs, "ray", cpus=1.0, fleet=(1, 8, 64))
     # driver: 50 CPU s at 10k chunks, linear (5 -> 50 s for 1k -> 10k chunks)
     assert plan["driver_cpu_exponent"] == 1.0 and plan["driver_hours_10m"] == round(5e4 / 3600, 1)
+    assert plan["driver_memory_exponent"] == 1.0 and plan["driver_gb_10m"] == round(1e6 / 1024)
     assert plan["per_worker_chunks_s"] == 25.0  # 1,000 chunks / 40 cluster CPU s, 1 CPU each
     hours_8 = (50_000 + scale.TARGET / (8 * 25.0)) / 3600
     assert plan["hours_10m_by_workers"][8] == round(hours_8, 1)
