@@ -57,8 +57,8 @@ def test_a_tiny_local_run_builds_and_reports(tmp_path: Path) -> None:
     assert built["chunks"] > 8 and built["embedded"] == built["chunks"]
     assert built["driver_mb"] > 50 and built["wall_s"] > built["ingest_s"] > 0
     assert {"chunk", "embed", "tokenize"} <= built["stages_s"].keys()
-    assert built["stages_cpu_s"]["tokenize"] > 0 and built["cpu_s"] > 0
-    assert summary["exponents"]["local"] is None  # one tier: nothing to fit
+    assert 0 < sum(built["stages_cpu_s"].values()) <= built["cpu_s"]
+    assert set(summary["exponents"]["local"].values()) == {None}  # one tier: nothing to fit
     assert summary["projection"]["local"] == {}  # no real-model run: nothing to project
     assert "no model" in run.stdout
 
