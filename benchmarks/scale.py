@@ -1,7 +1,7 @@
 """Cost curve: build wall time, peak memory and chunks/s against corpus size, local vs ray.
 
-    python benchmarks/scale.py --tiers 1000,10000 --executors local,ray --embed-sample 1000 \
-        --out scale.json
+    python benchmarks/scale.py --tiers 100,1000,3000,10000 --executors local,ray \
+        --embed-sample 100 --out scale.json  # the README's run
 
 Corpus: synthetic markdown articles for a `dir:` source (benchmarks/synthetic.py: the archive's
 length distribution and Chinese/English mix), deterministic by --seed.
