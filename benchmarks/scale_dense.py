@@ -21,13 +21,13 @@ import argparse
 import gc
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from index.dense import DenseIndex, ivf_lists, pq_subquantizers
+from index.dense import DenseIndex, pq_subquantizers
 from index.settings import IndexSettings
 
 DIM = 512
@@ -61,30 +61,46 @@ def _blocks(n: int, step: int = 100_000) -> Iterator[tuple[int, int]]:
         yield lo, min(n, lo + step)
 
 
-def make_vectors(kind: str, n: int, seed: int) -> np.ndarray:
-    """n unit vectors of the named data set; the seed picks the sample, not the structure."""
-    out = np.empty((n, DIM), dtype=np.float32)
+def vector_blocks(
+    kind: str, n: int, seed: int, step: int = 100_000
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, block of unit vectors) of the named data set, n rows in all; the same
+    seed gives the same rows, so a pass can regenerate them instead of keeping them."""
     rng = np.random.default_rng(seed)
     shape = np.random.default_rng(42)  # same clusters and projection for base and queries
     centers = shape.standard_normal((1000, 64)).astype(np.float32)
     project = shape.standard_normal((64, DIM)).astype(np.float32) / 8
-    for lo, hi in _blocks(n):
+    for lo, hi in _blocks(n, step):
         if kind == "random":
-            out[lo:hi] = rng.standard_normal((hi - lo, DIM), dtype=np.float32)
+            yield lo, _unit(rng.standard_normal((hi - lo, DIM), dtype=np.float32))
             continue
         latent = centers[rng.integers(0, len(centers), hi - lo)]
         latent += 0.6 * rng.standard_normal(latent.shape, dtype=np.float32)
         noise = 0.02 * rng.standard_normal((hi - lo, DIM), dtype=np.float32)
-        out[lo:hi] = latent @ project + noise
-    return _unit(out)
+        yield lo, _unit(latent @ project + noise)
+
+
+def make_vectors(kind: str, n: int, seed: int) -> np.ndarray:
+    """n unit vectors of the named data set; the seed picks the sample, not the structure."""
+    out = np.empty((n, DIM), dtype=np.float32)
+    for lo, block in vector_blocks(kind, n, seed):
+        out[lo : lo + len(block)] = block
+    return out
 
 
 def exact_top(base: np.ndarray, queries: np.ndarray, k: int = K) -> np.ndarray:
     """Row numbers of each query's k best inner products, by blocks of the base."""
+    return exact_top_blocks(((lo, base[lo:hi]) for lo, hi in _blocks(len(base))), queries, k)
+
+
+def exact_top_blocks(
+    blocks: Iterable[tuple[int, np.ndarray]], queries: np.ndarray, k: int = K
+) -> np.ndarray:
+    """Row numbers of each query's k best inner products over (first row, block) pairs."""
     best_s = np.full((len(queries), 0), -np.inf, dtype=np.float32)
     best_i = np.zeros((len(queries), 0), dtype=np.int64)
-    for lo, hi in _blocks(len(base)):
-        scores = queries @ base[lo:hi].T
+    for lo, block in blocks:
+        scores = queries @ block.T
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
         best_s = np.hstack([best_s, np.take_along_axis(scores, top, 1)])
         best_i = np.hstack([best_i, top + lo])
@@ -93,7 +109,7 @@ def exact_top(base: np.ndarray, queries: np.ndarray, k: int = K) -> np.ndarray:
     return best_i
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -115,17 +131,29 @@ def run_queries(
     return float(np.percentile(times, 50)), float(np.percentile(times, 95)), recall
 
 
-def _build(
-    base: np.ndarray, settings: IndexSettings, folder: Path
-) -> tuple[DenseIndex, float, float, float]:
+@dataclass
+class Built:
+    dense: DenseIndex
+    build_s: float
+    disk_mb: float
+    rss_mb: float  # growth of the process's RSS during the build
+
+
+def save_size_mb(dense: DenseIndex, folder: Path) -> float:
+    path = folder / f"{dense.kind}.index"
+    dense.save(path)
+    size = path.stat().st_size / 2**20
+    path.unlink()
+    return size
+
+
+def _build(base: np.ndarray, settings: IndexSettings, folder: Path) -> Built:
     gc.collect()
-    rss = _rss_mb()
+    rss = rss_mb()
     started = time.perf_counter()
     dense = DenseIndex.build(base, np.arange(len(base)), settings)
     seconds = time.perf_counter() - started
-    path = folder / f"{settings.dense}.index"
-    dense.save(path)
-    return dense, seconds, path.stat().st_size / 2**20, _rss_mb() - rss
+    return Built(dense, seconds, save_size_mb(dense, folder), rss_mb() - rss)
 
 
 def bench_kind(
@@ -138,26 +166,42 @@ def bench_kind(
 ) -> list[Row]:
     """Build one kind, then sweep its search parameter; one row per setting."""
     with tempfile.TemporaryDirectory() as tmp:
-        dense, build_s, disk, rss = _build(base, s, Path(tmp))
+        built = _build(base, s, Path(tmp))
+    rows = sweep_kind(data, built, queries, truth, s, sweeps)
+    if s.dense == "ivfpq":
+        print(f"  ivfpq similarity() error: {_similarity_error(built.dense, base, queries, truth)}")
+    return rows
+
+
+def sweep_kind(
+    data: str,
+    built: Built,
+    queries: np.ndarray,
+    truth: np.ndarray,
+    s: IndexSettings,
+    sweeps: tuple[tuple[int, ...], tuple[int, ...]],
+    flat_queries: int = FLAT_LATENCY_QUERIES,
+) -> list[Row]:
+    """Latency and recall of a built index at each point of its search-parameter sweep."""
+    dense, stats = built.dense, (built.build_s, built.disk_mb, built.rss_mb)
     if s.dense == "flat":
-        p50, p95, _ = run_queries(dense, queries, None, FLAT_LATENCY_QUERIES)
-        return [Row(data, "flat", "exact", build_s, disk, rss, p50, p95, 1.0)]
+        p50, p95, _ = run_queries(dense, queries, None, flat_queries)
+        return [Row(data, "flat", "exact", *stats, p50, p95, 1.0)]
     if s.dense == "hnsw":
         fixed = f"M={s.hnsw_m} efC={s.hnsw_ef_construction}"
         sweep = [
             (f"{fixed} efS={e}", s.model_copy(update={"hnsw_ef_search": e})) for e in sweeps[0]
         ]
     else:
-        fixed = f"nlist={ivf_lists(len(base), s)} m={pq_subquantizers(DIM, s)}x{s.pq_bits}b"
+        nlist = dense.search_params["nlist"]
+        fixed = f"nlist={nlist} m={pq_subquantizers(DIM, s)}x{s.pq_bits}b"
         sweep = [(f"{fixed} nprobe={p}", s.model_copy(update={"ivf_nprobe": p})) for p in sweeps[1]]
     rows = []
     for params, tuned in sweep:
         dense.tune(tuned)
         p50, p95, recall = run_queries(dense, queries, truth, len(queries))
-        rows.append(Row(data, s.dense, params, build_s, disk, rss, p50, p95, recall))
+        rows.append(Row(data, s.dense, params, *stats, p50, p95, recall))
         print(f"  {s.dense} {params}: recall@10 {recall:.3f}, p50 {p50:.2f} ms", flush=True)
-    if s.dense == "ivfpq":
-        print(f"  ivfpq similarity() error: {_similarity_error(dense, base, queries, truth)}")
     return rows
 
 
@@ -199,9 +243,8 @@ def _ints(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(","))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=1_000_000)
+def add_index_args(parser: argparse.ArgumentParser) -> None:
+    """The options shared with scale_ann.py: data, kinds, index parameters and sweeps."""
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--data", default="random,clustered")
     parser.add_argument("--kinds", default="flat,ivfpq,hnsw")
@@ -214,17 +257,32 @@ def main() -> None:
     parser.add_argument("--nlist", type=int, default=0)
     parser.add_argument("--ef-searches", default=",".join(map(str, EF_SEARCHES)))
     parser.add_argument("--nprobes", default=",".join(map(str, NPROBES)))
-    args = parser.parse_args()
+
+
+def settings_and_sweeps(
+    args: argparse.Namespace,
+) -> tuple[IndexSettings, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """The index settings the options name (dense kind left to the caller), and the sweeps;
+    also sets FAISS's thread count."""
     import faiss
 
     faiss.omp_set_num_threads(args.threads)
-    base_settings = IndexSettings(
+    settings = IndexSettings(
         hnsw_m=args.hnsw_m,
         hnsw_ef_construction=args.ef_construction,
         pq_m=args.pq_m,
         pq_bits=args.pq_bits,
         ivf_nlist=args.nlist,
     )
+    return settings, (_ints(args.ef_searches), _ints(args.nprobes))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    add_index_args(parser)
+    args = parser.parse_args()
+    base_settings, sweeps = settings_and_sweeps(args)
     rows: list[Row] = []
     for data in args.data.split(","):
         base = make_vectors(data, args.n, seed=1)
@@ -233,7 +291,6 @@ def main() -> None:
         for kind in args.kinds.split(","):
             print(f"{data}: building {kind} over {args.n:,} vectors", flush=True)
             settings = base_settings.model_copy(update={"dense": kind})
-            sweeps = (_ints(args.ef_searches), _ints(args.nprobes))
             rows += bench_kind(data, base, queries, truth, settings, sweeps)
             gc.collect()
         del base

@@ -143,12 +143,33 @@ class DenseIndex:
         cls, vectors: np.ndarray, ids: np.ndarray | list[int], settings: IndexSettings | None = None
     ) -> DenseIndex:
         """An index of the configured kind holding `vectors` under `ids`."""
-        settings = settings or IndexSettings()
         matrix = _rows(vectors)
-        dense = cls(_new_index(matrix, settings))
-        dense.tune(settings)
+        dense = cls.empty(matrix, settings)
         dense.add(matrix, ids)
         return dense
+
+    @classmethod
+    def empty(cls, sample: np.ndarray, settings: IndexSettings | None = None) -> DenseIndex:
+        """An empty index of the configured kind, trained on `sample` if the kind needs it,
+        for vectors added later in blocks (more of them than fit in memory twice)."""
+        settings = settings or IndexSettings()
+        dense = cls(_new_index(_rows(sample), settings))
+        dense.tune(settings)
+        return dense
+
+    def reserve(self, n: int) -> None:
+        """Pre-size the float storage of flat and hnsw for n vectors in all. Added block by
+        block it grows by doubling, and each regrowth briefly holds the old and the new
+        copy: 13 GB at the peak for 10 GB of vectors. No-op for ivfpq (small codes)."""
+        import faiss
+
+        inner = self._inner()
+        if isinstance(inner, faiss.IndexHNSWFlat):
+            inner = faiss.downcast_index(inner.storage)
+        if isinstance(inner, faiss.IndexFlatCodes):
+            # faiss exposes no reserve; shrinking after growing keeps the capacity
+            inner.codes.resize(max(n, inner.ntotal) * inner.code_size)
+            inner.codes.resize(inner.ntotal * inner.code_size)
 
     @classmethod
     def load(cls, path: Path, settings: IndexSettings | None = None) -> DenseIndex:
