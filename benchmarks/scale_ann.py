@@ -28,6 +28,8 @@ from benchmarks.scale_dense import (
     _mark_cheapest,
     add_index_args,
     exact_top_blocks,
+    first_rows,
+    load_average,
     make_vectors,
     print_table,
     rss_mb,
@@ -38,22 +40,6 @@ from benchmarks.scale_dense import (
 )
 from index.dense import DenseIndex
 from index.settings import IndexSettings
-
-
-def _load() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def _first_rows(data: str, n: int, rows: int) -> np.ndarray:
-    """The first `rows` rows of the base: its blocks are drawn independently, so they are
-    as good a training sample as any."""
-    parts, have = [], 0
-    for _, block in vector_blocks(data, n, seed=1):
-        parts.append(block)
-        have += len(block)
-        if have >= rows:
-            break
-    return np.concatenate(parts)[:rows]
 
 
 def truth_for(data: str, n: int, queries: np.ndarray, cache: str) -> np.ndarray:
@@ -75,7 +61,7 @@ def build_streamed(data: str, n: int, settings: IndexSettings, train: int) -> Bu
     """The index built block by block; build time counts FAISS only, not the generator."""
     gc.collect()
     rss = rss_mb()
-    sample = _first_rows(data, n, train)
+    sample = first_rows(data, n, train)
     started = time.perf_counter()
     dense = DenseIndex.empty(sample, settings)
     spent = time.perf_counter() - started
@@ -86,7 +72,7 @@ def build_streamed(data: str, n: int, settings: IndexSettings, train: int) -> Bu
         dense.add(block, np.arange(lo, lo + len(block)))
         spent += time.perf_counter() - started
         if lo % 1_000_000 == 0:
-            print(f"  {lo:,} added, {spent:.0f} s, load {_load()}", flush=True)
+            print(f"  {lo:,} added, {spent:.0f} s, load {load_average()}", flush=True)
     grown = rss_mb() - rss
     with tempfile.TemporaryDirectory() as tmp:
         return Built(dense, spent, save_size_mb(dense, Path(tmp)), grown)
@@ -107,12 +93,12 @@ def main() -> None:
         queries = make_vectors(data, args.queries, seed=2)
         truth = truth_for(data, args.n, queries, args.truth)
         for kind in args.kinds.split(","):
-            print(f"{data}: building {kind} over {args.n:,} vectors, load {_load()}", flush=True)
+            print(f"{data}: {kind} over {args.n:,} vectors, load {load_average()}", flush=True)
             settings = base_settings.model_copy(update={"dense": kind})
             built = build_streamed(data, args.n, settings, args.train)
             print(f"  built in {built.build_s:.0f} s, +{built.rss_mb:.0f} MB RSS", flush=True)
             rows += sweep_kind(data, built, queries, truth, settings, sweeps, args.flat_queries)
-            print(f"  measured, load {_load()}", flush=True)
+            print(f"  measured, load {load_average()}", flush=True)
             del built
             gc.collect()
     _mark_cheapest(rows, args.target)
