@@ -28,8 +28,6 @@ from benchmarks.scale_dense import (
     _mark_cheapest,
     add_index_args,
     exact_top_blocks,
-    first_rows,
-    load_average,
     make_vectors,
     print_table,
     rss_mb,
@@ -40,6 +38,23 @@ from benchmarks.scale_dense import (
 )
 from index.dense import DenseIndex
 from index.settings import IndexSettings
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: how much the shared machine was busy."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def first_rows(data: str, n: int, rows: int) -> np.ndarray:
+    """The first `rows` rows of the base: its blocks are drawn independently, so they are
+    as good a training sample as any."""
+    parts, have = [], 0
+    for _, block in vector_blocks(data, n, seed=1):
+        parts.append(block)
+        have += len(block)
+        if have >= rows:
+            break
+    return np.concatenate(parts)[:rows]
 
 
 def truth_for(data: str, n: int, queries: np.ndarray, cache: str) -> np.ndarray:

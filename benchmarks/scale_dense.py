@@ -80,18 +80,6 @@ def vector_blocks(
         yield lo, _unit(latent @ project + noise)
 
 
-def first_rows(data: str, n: int, rows: int) -> np.ndarray:
-    """The first `rows` rows of the base: its blocks are drawn independently, so they are
-    as good a training sample as any."""
-    parts, have = [], 0
-    for _, block in vector_blocks(data, n, seed=1):
-        parts.append(block)
-        have += len(block)
-        if have >= rows:
-            break
-    return np.concatenate(parts)[:rows]
-
-
 def make_vectors(kind: str, n: int, seed: int) -> np.ndarray:
     """n unit vectors of the named data set; the seed picks the sample, not the structure."""
     out = np.empty((n, DIM), dtype=np.float32)
@@ -126,11 +114,6 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def load_average() -> str:
-    """The 1, 5 and 15 minute load averages: how much the shared machine was busy."""
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def run_queries(

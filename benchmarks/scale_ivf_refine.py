@@ -21,16 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from benchmarks.scale_dense import (
-    DIM,
-    K,
-    exact_top_blocks,
-    first_rows,
-    load_average,
-    make_vectors,
-    rss_mb,
-    vector_blocks,
-)
+from benchmarks.scale_ann import first_rows, load_average
+from benchmarks.scale_dense import DIM, K, exact_top_blocks, make_vectors, rss_mb, vector_blocks
 
 if TYPE_CHECKING:
     import faiss

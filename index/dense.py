@@ -150,17 +150,15 @@ class DenseIndex:
 
     @classmethod
     def empty(cls, sample: np.ndarray, settings: IndexSettings | None = None) -> DenseIndex:
-        """An empty index of the configured kind, trained on `sample` if the kind needs it,
-        for vectors added later in blocks (more of them than fit in memory twice)."""
+        """An empty index of the configured kind (trained on `sample` if it needs it)."""
         settings = settings or IndexSettings()
         dense = cls(_new_index(_rows(sample), settings))
         dense.tune(settings)
         return dense
 
     def reserve(self, n: int) -> None:
-        """Pre-size the float storage of flat and hnsw for n vectors in all. Added block by
-        block it grows by doubling, and each regrowth briefly holds the old and the new
-        copy: 13 GB at the peak for 10 GB of vectors. No-op for ivfpq (small codes)."""
+        """Pre-size flat and hnsw float storage for n vectors: added block by block it grows
+        by doubling, briefly holding both copies (13 GB for 10 GB of vectors)."""
         import faiss
 
         inner = self._inner()
