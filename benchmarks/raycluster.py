@@ -15,17 +15,18 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 # Ray maps 127.0.0.1 to the routable address unless told this is a single-node setup.
-_RAY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+RAY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
 def cluster_env() -> dict[str, str]:
     """This checkout and benchmarks/ importable (by workers too), Ray on loopback only."""
     path = os.pathsep.join([str(REPO), str(REPO / "benchmarks")])
-    return {**os.environ, **_RAY_ENV, "PYTHONPATH": path, "HF_HUB_OFFLINE": "1"}
+    return {**os.environ, **RAY_ENV, "PYTHONPATH": path, "HF_HUB_OFFLINE": "1"}
 
 
-def start_cluster(cpus: int) -> tuple[str, int, Path]:
-    """`ray start --head` on 127.0.0.1: (address, session id, temp dir)."""
+def start_cluster(cpus: int, object_store_mb: int = 500) -> tuple[str, int, Path]:
+    """`ray start --head` on 127.0.0.1: (address, session id, temp dir). Also the slow
+    tests' cluster (tests/ray_support.py)."""
     with socket.socket() as sock:  # a free port: bind 0 and read it back
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
@@ -39,7 +40,7 @@ def start_cluster(cpus: int) -> tuple[str, int, Path]:
         "--num-cpus",
         str(cpus),
         "--object-store-memory",
-        "500000000",
+        str(object_store_mb * 1_000_000),
         "--temp-dir",
         str(temp),
         "--include-dashboard=false",
@@ -56,7 +57,7 @@ def start_cluster(cpus: int) -> tuple[str, int, Path]:
 def session_usage(session: int, peaks: dict[int, float], cpu: dict[int, float]) -> None:
     """Records each session process's peak RSS (VmHWM, MB) into `peaks` and its CPU seconds
     so far (user + system) into `cpu`: poll often, a process that exits takes both along."""
-    for pid in _pids(session):
+    for pid, _ in session_pids(session):
         try:
             status = Path(f"/proc/{pid}/status").read_text()
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -71,23 +72,28 @@ def session_usage(session: int, peaks: dict[int, float], cpu: dict[int, float]) 
 def stop_cluster(session: int, temp: Path) -> None:
     """Ends exactly the processes of that session: TERM, then KILL what is left."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in _pids(session):
+        for pid, _ in session_pids(session):
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:
                 continue
         deadline = time.monotonic() + 5
-        while _pids(session) and time.monotonic() < deadline:
+        while session_pids(session) and time.monotonic() < deadline:
             time.sleep(0.2)
     shutil.rmtree(temp, ignore_errors=True)
 
 
-def _pids(session: int) -> list[int]:
+def session_pids(session: int) -> list[tuple[int, str]]:
+    """(pid, process title) of every process in the cluster's session. Ray workers get
+    process groups of their own, but all stay in the session `ray start` opened."""
     found = []
     for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            if entry.name.isdigit() and os.getsid(int(entry.name)) == session:
-                found.append(int(entry.name))
-        except OSError:
+            title = (entry / "cmdline").read_bytes().decode(errors="replace")
+            if os.getsid(int(entry.name)) == session:
+                found.append((int(entry.name), title))
+        except OSError:  # gone meanwhile
             continue
     return found
