@@ -50,11 +50,20 @@ def link_share(text: str) -> float:
     return sum(len(m) for m in _LINK.findall(text)) / len(text)
 
 
-def demote(fused: dict[int, float], rows: Collection[int], factor: float) -> dict[int, float]:
+def names_all(text: str, identifiers: Sequence[str]) -> bool:
+    """Whether lowercased `text` contains every identifier as a whole word."""
+    return all(
+        re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text) is not None
+        for name in identifiers
+    )
+
+
+def rescale(fused: dict[int, float], rows: Collection[int], factor: float) -> dict[int, float]:
     """`fused` with the scores of `rows` multiplied by `factor`; the others unchanged.
 
-    Used for navigation chunks (lists of links): their anchor texts name the topics of
-    other articles and match queries well, but they answer nothing themselves.
+    Demotes navigation chunks (lists of links: their anchor texts name the topics of other
+    articles and match queries well, but they answer nothing themselves), and promotes
+    chunks that spell out every code identifier of the query.
     """
     if factor == 1.0 or not rows:
         return fused

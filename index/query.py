@@ -30,6 +30,9 @@ _SMALL_TALK = re.compile(
     r"(?:啊|呀|哦|呢|啦|吗)?$"
 )
 _TRIM = " \t\r\n,.!?;:~，。！？；：、…\"'“”‘’()（）"
+# A code identifier: snake_case, dotted or :: paths, or a --flag. Plain words and names
+# (LoRA, ZeRO-3, per-thread) are not: only these are spelled the same in every article.
+_CODE_WORD = re.compile(r"(?<![\w-])(?:--)?[A-Za-z_][\w]*(?:(?:::|\.|-)[A-Za-z_0-9]\w*)*")
 
 
 def query_language(text: str) -> Language:
@@ -134,6 +137,7 @@ class QueryPlan:
     small_talk: bool
     expansions: tuple[str, ...] = ()
     translation: str = ""  # the query in the other language, for the dense side
+    identifiers: tuple[str, ...] = ()  # code identifiers, lowercased, for exact matching
 
     @property
     def lexical_text(self) -> str:
@@ -142,17 +146,36 @@ class QueryPlan:
 
 
 def analyze(query: str, glossary: Glossary | None, *, translate: bool = False) -> QueryPlan:
-    """Language, small talk and (with a glossary) expansions of one query."""
+    """Language, small talk, code identifiers and (with a glossary) expansions of one query."""
     language = query_language(query)
     if is_small_talk(query):
         return QueryPlan(query, language, True)
+    found = identifiers(query)
     if glossary is None:
-        return QueryPlan(query, language, False)
+        return QueryPlan(query, language, False, identifiers=found)
     expansions = tuple(glossary.expansions(query))
     translation = ""
     if translate and language == "en" and expansions:
         translation = glossary.translate(query)
-    return QueryPlan(query, language, False, expansions, translation)
+    return QueryPlan(query, language, False, expansions, translation, found)
+
+
+def identifiers(query: str) -> tuple[str, ...]:
+    """The code identifiers a query names, lowercased: `HCCL_CONNECT_TIMEOUT`,
+    `torch.library.opcheck`, `a::b`, `--cache-max-entry-count`; no repeats."""
+    found: dict[str, None] = {}
+    for match in _CODE_WORD.finditer(query):
+        word = match.group()
+        if word.startswith("--") or "_" in word or "::" in word or _dotted(word):
+            found.setdefault(word.lower(), None)
+    return tuple(found)
+
+
+def _dotted(word: str) -> bool:
+    """A dotted path of names (torch.cuda.synchronize), not a version (v1.2) or a number."""
+    parts = word.split(".")
+    # Every part two characters or more: "e.g" and "i.e" are abbreviations.
+    return len(parts) > 1 and all(len(p) > 1 and (p[0].isalpha() or p[0] == "_") for p in parts)
 
 
 def _names(field: str) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from index.chunking import embed_text
 from index.dense import DenseIndex, chunk_key
 from index.embedders import Embedder, get_embedder, normalize
 from index.filters import ChunkFilter
-from index.hybrid import collapse, demote, link_share, ranked, rrf
+from index.hybrid import collapse, link_share, names_all, ranked, rescale, rrf
 from index.lexical import LexicalIndex, query_tokens
 from index.query import Glossary, QueryPlan, analyze
 from index.rerank import CrossEncoderReranker
@@ -183,7 +183,7 @@ class SearchIndex:
         rankings = [[row for row, _ in dense], [row for row, _ in lexical]]
         fused = rrf(list(zip(weights, rankings, strict=True)), self.settings.rrf_k)
         if mode == "hybrid":  # the single-retriever modes stay pure, for comparison
-            fused = demote(fused, self._navigation, self.settings.navigation_penalty)
+            fused = self._adjust(fused, plan)
         order = ranked(fused)
         if self.reranker is not None and mode == "hybrid":
             order, fused = self._rerank(plan.text, order, fused)
@@ -191,6 +191,19 @@ class SearchIndex:
             order, lambda row: self._chunks[row].article_id, self.settings.per_article, k
         )
         return self._hits(rows, fused, dense, lexical, vector)
+
+    def _adjust(self, fused: dict[int, float], plan: QueryPlan) -> dict[int, float]:
+        """Navigation chunks demoted; chunks naming every code identifier promoted."""
+        s = self.settings
+        fused = rescale(fused, self._navigation, s.navigation_penalty)
+        if not plan.identifiers or s.identifier_boost == 1.0:
+            return fused
+        naming = [row for row in fused if names_all(self._text_of(row), plan.identifiers)]
+        return rescale(fused, naming, s.identifier_boost)
+
+    def _text_of(self, row: int) -> str:
+        chunk = self._chunks[row]
+        return f"{chunk.title}\n{chunk.heading}\n{chunk.text}".lower()
 
     def _query_vector(self, plan: QueryPlan) -> np.ndarray:
         """The query's vector; with dense expansion, averaged with its translation's."""

@@ -81,6 +81,16 @@ class IndexSettings(BaseModel):
         le=1,
         description="Fused score multiplier of navigation chunks in hybrid search; 1 = off.",
     )
+    identifier_boost: float = Field(
+        2.0,
+        ge=1,
+        le=10,
+        description=(
+            "Fused score multiplier, in hybrid search, of chunks that spell out every code "
+            "identifier of the query (HCCL_CONNECT_TIMEOUT, torch.library.opcheck, "
+            "--some-flag); 1 = off."
+        ),
+    )
     per_article: int = Field(
         2, ge=1, description="At most this many chunks per article in results."
     )

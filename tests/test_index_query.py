@@ -8,6 +8,7 @@ import pytest
 
 from index import Glossary, analyze, is_small_talk, query_language, site_host
 from index.filters import ChunkFilter
+from index.query import identifiers
 from index.types import Chunk
 
 
@@ -116,3 +117,22 @@ def test_filters_by_section_and_site() -> None:
 def test_bad_site_is_one_line_naming_the_fix(bad: str) -> None:
     with pytest.raises(ValueError, match=r"is not a host name: use e\.g\. zhihu\.com"):
         site_host(bad)
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("昇腾上 `HCCL_CONNECT_TIMEOUT` 设多少？", ("hccl_connect_timeout",)),
+        ("What is torch.library.opcheck for?", ("torch.library.opcheck",)),
+        (
+            "`cooperative_groups::this_grid().block_rank()`",
+            ("cooperative_groups::this_grid", "block_rank"),
+        ),
+        ("lmdeploy --cache-max-entry-count 的默认值", ("--cache-max-entry-count",)),
+        ("How does ZeRO-3 compare to FSDP, e.g. in vLLM v0.6.0?", ()),  # names, not code
+        ("per-thread default stream in CUDA 12.4", ()),
+    ],
+)
+def test_code_identifiers_of_a_query(query: str, found: tuple[str, ...]) -> None:
+    assert identifiers(query) == found
+    assert analyze(query, None).identifiers == found

@@ -130,3 +130,32 @@ def test_navigation_chunks_rank_below_content(tmp_path: Path, fake_registered: s
     assert first(1.0) == "https://example.org/links"  # undemoted, the link list wins
     assert first(0.5) == "https://example.org/dpo"
     assert first(0.5, "lexical") == "https://example.org/links"  # single retrievers stay pure
+
+
+def test_chunks_naming_the_code_identifier_rank_first(tmp_path: Path, fake_registered: str) -> None:
+    articles = [
+        Article(
+            url="https://example.org/timeouts",
+            title="Connect timeout",
+            text="How long a cluster waits to connect: the connect timeout, in seconds, for "
+            "every cluster connect.",
+            id=1,
+        ),
+        Article(
+            url="https://example.org/hccl",
+            title="Ascend setup",
+            text="Set HCCL_CONNECT_TIMEOUT=1200 before launching on Ascend machines.",
+            id=2,
+        ),
+    ]
+    settings = IndexSettings(embedder=fake_registered)
+    build_index(FakeSource(articles), tmp_path, settings)
+    query = "How long should the cluster connect timeout `HCCL_CONNECT_TIMEOUT` be?"
+
+    def first(boost: float, mode: SearchMode = "hybrid") -> str:
+        tuned = settings.model_copy(update={"identifier_boost": boost})
+        return SearchIndex.load(tmp_path, tuned).search(query, k=2, mode=mode)[0].chunk.url
+
+    assert first(1.0) == "https://example.org/timeouts"  # off: the wordier chunk wins
+    assert first(2.0) == "https://example.org/hccl"
+    assert first(2.0, "dense") == "https://example.org/timeouts"  # single retrievers stay pure
