@@ -16,7 +16,7 @@ driver, so such embedders cannot run on Ray.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -65,7 +65,7 @@ def ray_runner(settings: IndexSettings, cluster: RaySettings, embedder_id: str) 
     worker = settings.model_copy(update={"threads": max(1, round(stage.cpus_per_worker))})
 
     def run(
-        hashes: list[str], texts: list[str], job: ShardJob | None
+        hashes: list[str], texts: Sequence[str], job: ShardJob | None
     ) -> Iterator[tuple[list[str], np.ndarray]]:
         with connected(ray, cluster.address):
             rows = _rows(hashes, texts, job)
@@ -88,7 +88,7 @@ def ray_runner(settings: IndexSettings, cluster: RaySettings, embedder_id: str) 
     return run
 
 
-def _rows(hashes: list[str], texts: list[str], job: ShardJob | None) -> list[dict[str, Any]]:
+def _rows(hashes: list[str], texts: Sequence[str], job: ShardJob | None) -> list[dict[str, Any]]:
     """The dataset rows: text hash, text, and (for sub-indexes) the chunk ids of that text."""
     rows: list[dict[str, Any]] = [
         {"hash": h, "text": t} for h, t in zip(hashes, texts, strict=True)
