@@ -139,7 +139,7 @@ def build_index(
     report = IndexReport(
         version, plan.articles, meta["chunks"], embedded, meta["chunks"] - embedded,
         time.perf_counter() - started, folder, folder_bytes(folder), meta["mode"],
-        reason if previous is None else "", len(plan.added), len(plan.removed),
+        reason if previous is None else "", meta["added"], meta["removed"],
     )  # fmt: skip
     log.info("index %s (%s): %d articles, %d chunks (+%d -%d, %d embedded) in %.1f s",
              version, report.mode, report.articles, report.chunks, report.added,
@@ -156,7 +156,10 @@ def _read_store(
     signatures = {a.id: article_signature(a) for a in articles if a.id is not None}
     if previous is not None and previous.signatures == signatures:
         return signatures, None
-    return signatures, _plan(previous, articles, signatures, settings, notify)
+    plan = _plan(previous, articles, signatures, settings, notify)
+    if previous is not None:
+        previous.chunks = []  # the plan holds those it keeps
+    return signatures, plan
 
 
 def _write(build: _Build) -> tuple[str, Path, dict[str, Any], int]:
@@ -171,13 +174,14 @@ def _write(build: _Build) -> tuple[str, Path, dict[str, Any], int]:
         dense.save(staging / DENSE_FILE)
         dim = dense.dim
         del dense  # saved: the BM25 build below gets its memory back
-        chunks, tokens = _ordered(plan, build.previous, build.notify)
-        meta = make_meta(build.fingerprint, dim, plan.articles, len(chunks))
+        meta = make_meta(build.fingerprint, dim, plan.articles, len(plan.kept) + len(plan.added))
         meta.update(mode="incremental" if build.previous else "full", added=len(plan.added),
                     removed=len(plan.removed))  # fmt: skip
-        LexicalIndex.build(tokens).save(staging / LEXICAL_DIR)
+        chunks, tokens = _ordered(plan, build.previous, build.notify)
         write_chunks(staging, chunks)
+        del chunks  # the plan let go of them too: the BM25 build gets their memory
         write_tokens(staging, tokens)
+        LexicalIndex.build(tokens).save(staging / LEXICAL_DIR)
         write_signatures(staging, build.signatures)
         write_meta(staging, meta)
         return version, publish(build.data_dir, version, staging), meta, embed.embedded
@@ -325,17 +329,19 @@ def _ordered(
     """All chunks in article order with their BM25 tokens; only new chunks get tokenized.
 
     The order is the same whichever way a version was reached, so an incremental build
-    and a full one give identical files and identical rankings.
+    and a full one give identical files and identical rankings. The plan's chunk lists are
+    emptied: the returned list is then the only thing holding the chunks.
     """
-    everything = plan.kept + plan.added
+    everything, kept, added = plan.kept + plan.added, len(plan.kept), len(plan.added)
+    plan.kept, plan.added = [], []
     order = sorted(range(len(everything)), key=lambda i: _position(everything[i]))
-    table, kept, done = TokenTable(), len(plan.kept), 0
+    table, done = TokenTable(), 0
     for i in order:
         if i < kept and previous is not None:
             table.append(previous.tokens.tokens(plan.kept_rows[i]))
             continue
         table.append(tokenize(embed_text(everything[i])))
         done += 1
-        if done % _TOKENIZE_STEP == 0 or done == len(plan.added):
-            notify("tokenize", done, len(plan.added))
+        if done % _TOKENIZE_STEP == 0 or done == added:
+            notify("tokenize", done, added)
     return [everything[i] for i in order], table

@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS embeddings (
 """
 CACHE_FILE = "embeddings.sqlite"
 _BATCH = 500  # stays well under SQLite's bound-parameter limit
-_BLOCK = 8192  # vectors read back at a time: 16 MB at 512 dims
+_BLOCK = 4096  # vectors read back at a time: 8 MB at 512 dims
 
 
 def text_hash(text: str) -> str:
