@@ -7,19 +7,16 @@ import time
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-
-from index.cache import CACHE_FILE, CachedEmbedding, EmbeddingCache, MissRunner, local_runner
+from index.cache import CACHE_FILE, CachedEmbedding, EmbeddingCache
 from index.chunking import chunk_article, embed_text
-from index.dense import DenseIndex, chunk_key
+from index.dense import chunk_key
+from index.dense_build import dense_part, runners
 from index.embedders import Embedder, get_embedder
 from index.lexical import LexicalIndex, tokenize
 from index.settings import IndexSettings, RaySettings
-from index.shards import Sharder
 from index.state import (
     Previous,
     article_signature,
@@ -165,11 +162,12 @@ def _read_store(
 def _write(build: _Build) -> tuple[str, Path, dict[str, Any], int]:
     """Embed, then write a staging folder and swap it live; a failure leaves no half-written
     version. Returns (version, folder, meta, texts embedded)."""
-    runner, sharder = _runners(build.embedder, build.settings, build.ray)
+    runner, sharder = runners(build.embedder, build.settings, build.ray)
     with EmbeddingCache(build.data_dir / CACHE_FILE) as cache:
         embed = CachedEmbedding(build.embedder.id, cache, runner, build.notify)
-        dense = _dense_part(build.previous, build.plan, embed, build.settings, sharder)
-    plan = build.plan
+        plan = build.plan
+        dense = dense_part(build.previous, plan.kept, plan.added, plan.removed, embed,
+                           build.settings, sharder)  # fmt: skip
     with staging_folder(build.data_dir) as (version, staging):
         dense.save(staging / DENSE_FILE)
         dim = dense.dim
@@ -185,18 +183,6 @@ def _write(build: _Build) -> tuple[str, Path, dict[str, Any], int]:
         write_signatures(staging, build.signatures)
         write_meta(staging, meta)
         return version, publish(build.data_dir, version, staging), meta, embed.embedded
-
-
-def _runners(
-    embedder: Embedder, settings: IndexSettings, ray: RaySettings | None
-) -> tuple[MissRunner, Sharder | None]:
-    """What embeds cache misses and, on Ray, what builds the dense index from sub-indexes."""
-    if ray is None:
-        return local_runner(embedder, settings.batch_size), None
-    from index.ray_embed import ray_runner  # deferred: a local build never imports Ray
-
-    run = ray_runner(settings, ray, embedder.id)
-    return partial(run, job=None), Sharder(run)
 
 
 def _unchanged(previous: Previous, articles: int, started: float) -> IndexReport:
@@ -262,61 +248,6 @@ def _chunk_all(
             indexed += 1
         notify("chunk", done, len(articles))
     return indexed, chunks
-
-
-def _dense_part(
-    previous: Previous | None,
-    plan: _Plan,
-    embed: CachedEmbedding,
-    settings: IndexSettings,
-    sharder: Sharder | None,
-) -> DenseIndex:
-    """Update the previous FAISS index in place when it can remove ids, else build anew."""
-    if previous is not None and plan.kept:
-        dense = DenseIndex.load(previous.dense_path, settings)
-        if dense.supports_remove:
-            dense.remove(plan.removed)
-            if plan.added and sharder is not None:
-                return sharder.extend(dense, plan.added, embed, settings)
-            if plan.added:
-                _add_blocks(dense, plan.added, embed, embed.ensure(plan.added))
-            return dense
-    everything = plan.kept + plan.added
-    if sharder is not None:
-        return sharder.build(everything, embed, settings)
-    try:
-        return _new_dense(everything, embed, settings)
-    except ValueError as exc:  # e.g. a pq_m that does not divide the dimension
-        raise IndexBuildError(str(exc)) from exc
-
-
-def _new_dense(chunks: list[Chunk], embed: CachedEmbedding, settings: IndexSettings) -> DenseIndex:
-    """A new index over `chunks`. Flat and ivfpq fill it from the cache block by block, so
-    the vectors are never in memory twice; hnsw builds its graph from all of them at once."""
-    hashes = embed.ensure(chunks)
-    if settings.dense == "hnsw":
-        return DenseIndex.build(embed.matrix(hashes), _keys(chunks), settings)
-
-    def sample(rows: np.ndarray) -> np.ndarray:
-        return embed.matrix([hashes[i] for i in rows])
-
-    dim = int(sample(np.zeros(1, np.int64)).shape[1])
-    dense = DenseIndex.empty_for(len(chunks), dim, sample, settings)
-    dense.reserve(len(chunks))
-    _add_blocks(dense, chunks, embed, hashes)
-    return dense
-
-
-def _add_blocks(
-    dense: DenseIndex, chunks: list[Chunk], embed: CachedEmbedding, hashes: list[str]
-) -> None:
-    """Add the (cached) vectors of `chunks` in order, a block at a time."""
-    for start, block in embed.read(hashes):
-        dense.add(block, _keys(chunks[start : start + len(block)]))
-
-
-def _keys(chunks: list[Chunk]) -> list[int]:
-    return [chunk_key(chunk.chunk_id) for chunk in chunks]
 
 
 def _position(chunk: Chunk) -> tuple[int, int, int, str]:
