@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import time
 from array import array
@@ -144,6 +145,17 @@ def build_index(
     return report
 
 
+def _give_back_freed_memory() -> None:
+    """Return the heap's free pages to the OS (glibc; elsewhere nothing happens). glibc
+    keeps the pages of the freed chunks and article texts, and bm25s's arrays are too big
+    to reuse them (they get their own mappings), so without this both count at the peak."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
 def _read_store(
     store: ArticleSource, previous: Previous | None, settings: IndexSettings, notify: ProgressFn
 ) -> tuple[dict[int, str], _Plan | None]:
@@ -178,6 +190,7 @@ def _write(build: _Build) -> tuple[str, Path, dict[str, Any], int]:
         chunks, tokens = _ordered(plan, build.previous, build.notify)
         write_chunks(staging, chunks)
         del chunks  # the plan let go of them too: the BM25 build gets their memory
+        _give_back_freed_memory()
         write_tokens(staging, tokens)
         LexicalIndex.build(tokens).save(staging / LEXICAL_DIR)
         write_signatures(staging, build.signatures)
