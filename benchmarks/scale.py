@@ -78,10 +78,13 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     config = AppConfig(data_dir=Path(spec["data"]), executor=spec["executor"], ray=ray,
                        index=IndexSettings(embedder=spec["embedder"]))  # fmt: skip
     spans: dict[str, list[float]] = {}
+    resident: dict[str, float] = {}  # the highest RSS seen at a stage's progress calls
 
     def progress(stage: str, done: int, total: int) -> None:
         now = (time.perf_counter(), time.process_time())
         spans.setdefault(stage, [*now, *now])[2:] = now
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        resident[stage] = max(resident.get(stage, 0.0), pages * os.sysconf("SC_PAGE_SIZE") / 2**20)
 
     started, cpu = time.perf_counter(), time.process_time()
     if spec["executor"] == "ray":
@@ -96,6 +99,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         "stages_s": {k: b - a for k, (a, _, b, _) in spans.items()},
         "stages_cpu_s": {k: d - c for k, (_, c, _, d) in spans.items()},
         "driver_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "stage_rss_mb": {k: round(v) for k, v in resident.items()},
     }  # fmt: skip
 
 

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import time
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from index.cache import CACHE_FILE, CachedEmbedding, EmbeddingCache, MissRunner, local_runner
+from index.cache import CACHE_FILE, CachedEmbedding, EmbeddingCache
 from index.chunking import chunk_article, embed_text
-from index.dense import DenseIndex, chunk_key
+from index.dense import chunk_key
+from index.dense_build import dense_part, runners
 from index.embedders import Embedder, get_embedder
 from index.lexical import LexicalIndex, tokenize
 from index.settings import IndexSettings, RaySettings
-from index.shards import Sharder
 from index.state import (
     Previous,
     article_signature,
@@ -35,6 +36,7 @@ from index.store import (
     write_chunks,
     write_meta,
 )
+from index.tokens import TokenTable
 from index.types import Chunk, IndexBuildError, ProgressFn
 from ingest import Article
 
@@ -74,13 +76,29 @@ class IndexReport:
 
 @dataclass
 class _Plan:
-    """The next version: reused chunks (with tokens), new chunks, and dropped chunk keys."""
+    """The next version: reused chunks (with their token rows in the previous version's
+    table), new chunks, and dropped chunk keys."""
 
     kept: list[Chunk]
-    kept_tokens: list[list[str]]
+    kept_rows: array[int]
     added: list[Chunk]
     removed: list[int]
     articles: int
+
+
+@dataclass
+class _Build:
+    """One build's inputs, as the stages below need them."""
+
+    data_dir: Path
+    settings: IndexSettings
+    embedder: Embedder
+    ray: RaySettings | None
+    notify: ProgressFn
+    previous: Previous | None
+    plan: _Plan
+    signatures: dict[int, str]
+    fingerprint: dict[str, Any]
 
 
 def _silent(stage: str, done: int, total: int) -> None:
@@ -106,29 +124,20 @@ def build_index(
     started = time.perf_counter()
     data_dir = Path(data_dir)
     embedder = embedder or get_embedder(settings)
-    runner, sharder = _runners(embedder, settings, ray)
     notify = progress or _silent
     wanted = fingerprint(settings, embedder.id)
-    articles = list(store.iter_articles())
-    signatures = {a.id: article_signature(a) for a in articles if a.id is not None}
     previous, reason = (None, "full rebuild requested") if full else load_previous(data_dir, wanted)
-    if previous is not None and previous.signatures == signatures:
+    signatures, plan = _read_store(store, previous, settings, notify)
+    if plan is None and previous is not None:
         return _unchanged(previous, len(signatures), started)
-    plan = _plan(previous, articles, signatures, settings, notify)
-    if not plan.kept and not plan.added:
+    if plan is None or (not plan.kept and not plan.added):
         raise IndexBuildError(f"no article text to index in {data_dir}: run `linkrag ingest` first")
-    with EmbeddingCache(data_dir / CACHE_FILE) as cache:
-        embed = CachedEmbedding(embedder.id, cache, runner, notify)
-        dense = _dense_part(previous, plan, embed, settings, sharder)
-    chunks, tokens = _ordered(plan, notify)
-    meta = make_meta(wanted, dense.dim, plan.articles, len(chunks))
-    meta.update(mode="incremental" if previous else "full", added=len(plan.added),
-                removed=len(plan.removed))  # fmt: skip
-    version, folder = _publish(data_dir, chunks, tokens, dense, signatures, meta)
+    build = _Build(data_dir, settings, embedder, ray, notify, previous, plan, signatures, wanted)
+    version, folder, meta, embedded = _write(build)
     report = IndexReport(
-        version, plan.articles, len(chunks), embed.embedded, len(chunks) - embed.embedded,
+        version, plan.articles, meta["chunks"], embedded, meta["chunks"] - embedded,
         time.perf_counter() - started, folder, folder_bytes(folder), meta["mode"],
-        reason if previous is None else "", len(plan.added), len(plan.removed),
+        reason if previous is None else "", meta["added"], meta["removed"],
     )  # fmt: skip
     log.info("index %s (%s): %d articles, %d chunks (+%d -%d, %d embedded) in %.1f s",
              version, report.mode, report.articles, report.chunks, report.added,
@@ -136,16 +145,57 @@ def build_index(
     return report
 
 
-def _runners(
-    embedder: Embedder, settings: IndexSettings, ray: RaySettings | None
-) -> tuple[MissRunner, Sharder | None]:
-    """What embeds cache misses and, on Ray, what builds the dense index from sub-indexes."""
-    if ray is None:
-        return local_runner(embedder, settings.batch_size), None
-    from index.ray_embed import ray_runner  # deferred: a local build never imports Ray
+def _give_back_freed_memory() -> None:
+    """Return the heap's free pages to the OS (glibc; elsewhere nothing happens). glibc
+    keeps the pages of the freed chunks and article texts, and bm25s's arrays are too big
+    to reuse them (they get their own mappings), so without this both count at the peak."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
 
-    run = ray_runner(settings, ray, embedder.id)
-    return partial(run, job=None), Sharder(run)
+
+def _read_store(
+    store: ArticleSource, previous: Previous | None, settings: IndexSettings, notify: ProgressFn
+) -> tuple[dict[int, str], _Plan | None]:
+    """The articles' signatures, and the next version's plan (None: nothing changed). The
+    article texts are dropped on return: the chunks hold what the build needs of them."""
+    articles = list(store.iter_articles())
+    signatures = {a.id: article_signature(a) for a in articles if a.id is not None}
+    if previous is not None and previous.signatures == signatures:
+        return signatures, None
+    plan = _plan(previous, articles, signatures, settings, notify)
+    if previous is not None:
+        previous.chunks = []  # the plan holds those it keeps
+    return signatures, plan
+
+
+def _write(build: _Build) -> tuple[str, Path, dict[str, Any], int]:
+    """Embed, then write a staging folder and swap it live; a failure leaves no half-written
+    version. Returns (version, folder, meta, texts embedded)."""
+    runner, sharder = runners(build.embedder, build.settings, build.ray)
+    with EmbeddingCache(build.data_dir / CACHE_FILE) as cache:
+        embed = CachedEmbedding(build.embedder.id, cache, runner, build.notify)
+        plan = build.plan
+        dense = dense_part(build.previous, plan.kept, plan.added, plan.removed, embed,
+                           build.settings, sharder)  # fmt: skip
+    with staging_folder(build.data_dir) as (version, staging):
+        dense.save(staging / DENSE_FILE)
+        dim = dense.dim
+        del dense  # saved: the BM25 build below gets its memory back
+        meta = make_meta(build.fingerprint, dim, plan.articles, len(plan.kept) + len(plan.added))
+        meta.update(mode="incremental" if build.previous else "full", added=len(plan.added),
+                    removed=len(plan.removed))  # fmt: skip
+        chunks, tokens = _ordered(plan, build.previous, build.notify)
+        write_chunks(staging, chunks)
+        del chunks  # the plan let go of them too: the BM25 build gets their memory
+        _give_back_freed_memory()
+        write_tokens(staging, tokens)
+        LexicalIndex.build(tokens).save(staging / LEXICAL_DIR)
+        write_signatures(staging, build.signatures)
+        write_meta(staging, meta)
+        return version, publish(build.data_dir, version, staging), meta, embed.embedded
 
 
 def _unchanged(previous: Previous, articles: int, started: float) -> IndexReport:
@@ -166,14 +216,14 @@ def _plan(
     """Keep the chunks of unchanged articles; chunk the new and changed ones."""
     old = previous.signatures if previous else {}
     same = {i for i, sig in signatures.items() if old.get(i) == sig}
-    plan = _Plan([], [], [], [], 0)
-    stale: dict[str, tuple[Chunk, list[str]]] = {}
-    for chunk, tokens in zip(previous.chunks, previous.tokens, strict=True) if previous else ():
+    plan = _Plan([], array("q"), [], [], 0)
+    stale: dict[str, tuple[Chunk, int]] = {}
+    for row, chunk in enumerate(previous.chunks if previous else ()):
         if chunk.article_id in same:
             plan.kept.append(chunk)
-            plan.kept_tokens.append(tokens)
+            plan.kept_rows.append(row)
         else:
-            stale[chunk.chunk_id] = (chunk, tokens)
+            stale[chunk.chunk_id] = (chunk, row)
     todo = [a for a in articles if a.id not in same]
     indexed, fresh = _chunk_all(todo, settings, notify, {c.chunk_id for c in plan.kept})
     plan.articles = len(same) + indexed
@@ -183,32 +233,13 @@ def _plan(
         was = stale.pop(chunk.chunk_id, None)
         if was is not None and embed_text(was[0]) == embed_text(chunk):
             plan.kept.append(chunk)
-            plan.kept_tokens.append(was[1])
+            plan.kept_rows.append(was[1])
             continue
         if was is not None:
             stale[chunk.chunk_id] = was  # same key, new vector: remove, then add again
         plan.added.append(chunk)
     plan.removed = [chunk_key(chunk_id) for chunk_id in stale]
     return plan
-
-
-def _publish(
-    data_dir: Path,
-    chunks: list[Chunk],
-    tokens: list[list[str]],
-    dense: DenseIndex,
-    signatures: dict[int, str],
-    meta: dict[str, object],
-) -> tuple[str, Path]:
-    """Write a staging folder, then swap it live; a failure leaves no half-written version."""
-    with staging_folder(data_dir) as (version, staging):
-        dense.save(staging / DENSE_FILE)
-        LexicalIndex.build(tokens).save(staging / LEXICAL_DIR)
-        write_chunks(staging, chunks)
-        write_tokens(staging, tokens)
-        write_signatures(staging, signatures)
-        write_meta(staging, meta)
-        return version, publish(data_dir, version, staging)
 
 
 def _chunk_all(
@@ -232,51 +263,29 @@ def _chunk_all(
     return indexed, chunks
 
 
-def _dense_part(
-    previous: Previous | None,
-    plan: _Plan,
-    embed: CachedEmbedding,
-    settings: IndexSettings,
-    sharder: Sharder | None,
-) -> DenseIndex:
-    """Update the previous FAISS index in place when it can remove ids, else build anew."""
-    if previous is not None and plan.kept:
-        dense = DenseIndex.load(previous.dense_path, settings)
-        if dense.supports_remove:
-            dense.remove(plan.removed)
-            if plan.added and sharder is not None:
-                return sharder.extend(dense, plan.added, embed, settings)
-            if plan.added:
-                dense.add(embed(plan.added), _keys(plan.added))
-            return dense
-    everything = plan.kept + plan.added
-    if sharder is not None:
-        return sharder.build(everything, embed, settings)
-    vectors = embed(everything)
-    try:
-        return DenseIndex.build(vectors, _keys(everything), settings)
-    except ValueError as exc:  # e.g. a pq_m that does not divide the dimension
-        raise IndexBuildError(str(exc)) from exc
-
-
-def _keys(chunks: list[Chunk]) -> list[int]:
-    return [chunk_key(chunk.chunk_id) for chunk in chunks]
-
-
 def _position(chunk: Chunk) -> tuple[int, int, int, str]:
     return chunk.article_id, chunk.start, chunk.end, chunk.chunk_id
 
 
-def _ordered(plan: _Plan, notify: ProgressFn) -> tuple[list[Chunk], list[list[str]]]:
+def _ordered(
+    plan: _Plan, previous: Previous | None, notify: ProgressFn
+) -> tuple[list[Chunk], TokenTable]:
     """All chunks in article order with their BM25 tokens; only new chunks get tokenized.
 
     The order is the same whichever way a version was reached, so an incremental build
-    and a full one give identical files and identical rankings.
+    and a full one give identical files and identical rankings. The plan's chunk lists are
+    emptied: the returned list is then the only thing holding the chunks.
     """
-    tokens = dict(zip((c.chunk_id for c in plan.kept), plan.kept_tokens, strict=True))
-    for i, chunk in enumerate(plan.added, 1):
-        tokens[chunk.chunk_id] = tokenize(embed_text(chunk))
-        if i % _TOKENIZE_STEP == 0 or i == len(plan.added):
-            notify("tokenize", i, len(plan.added))
-    chunks = sorted(plan.kept + plan.added, key=_position)
-    return chunks, [tokens[c.chunk_id] for c in chunks]
+    everything, kept, added = plan.kept + plan.added, len(plan.kept), len(plan.added)
+    plan.kept, plan.added = [], []
+    order = sorted(range(len(everything)), key=lambda i: _position(everything[i]))
+    table, done = TokenTable(), 0
+    for i in order:
+        if i < kept and previous is not None:
+            table.append(previous.tokens.tokens(plan.kept_rows[i]))
+            continue
+        table.append(tokenize(embed_text(everything[i])))
+        done += 1
+        if done % _TOKENIZE_STEP == 0 or done == added:
+            notify("tokenize", done, added)
+    return [everything[i] for i in order], table

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import overload
 
 import numpy as np
 
@@ -26,6 +27,7 @@ CREATE TABLE IF NOT EXISTS embeddings (
 """
 CACHE_FILE = "embeddings.sqlite"
 _BATCH = 500  # stays well under SQLite's bound-parameter limit
+_BLOCK = 4096  # vectors read back at a time: 8 MB at 512 dims
 
 
 def text_hash(text: str) -> str:
@@ -58,6 +60,20 @@ class EmbeddingCache:
                 found[key] = np.frombuffer(blob, dtype=np.float32)
         return found
 
+    def missing(self, embedder_id: str, hashes: Sequence[str]) -> list[str]:
+        """The given hashes without a cached vector, in their order (blobs are not read)."""
+        absent: list[str] = []
+        for i in range(0, len(hashes), _BATCH):
+            batch = hashes[i : i + _BATCH]
+            marks = ",".join("?" * len(batch))
+            rows = self._db.execute(
+                f"SELECT text_hash FROM embeddings WHERE embedder = ? AND text_hash IN ({marks})",
+                [embedder_id, *batch],
+            )
+            present = {key for (key,) in rows}
+            absent.extend(h for h in batch if h not in present)
+        return absent
+
     def put_many(self, embedder_id: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
         """Store vectors; committed at once so a crashed build keeps what it paid for."""
         rows = [
@@ -83,45 +99,74 @@ class EmbeddingCache:
 
 # Embeds cache misses given as (text hashes, texts), yielding (hashes, vectors) per batch
 # as they finish; the caller writes each batch to the cache at once.
-MissRunner = Callable[[list[str], list[str]], Iterator[tuple[list[str], np.ndarray]]]
+MissRunner = Callable[[list[str], Sequence[str]], Iterator[tuple[list[str], np.ndarray]]]
 
 
 def local_runner(embedder: Embedder, batch_size: int) -> MissRunner:
     """Embeds misses in this process, `batch_size` texts at a time."""
 
-    def run(hashes: list[str], texts: list[str]) -> Iterator[tuple[list[str], np.ndarray]]:
+    def run(hashes: list[str], texts: Sequence[str]) -> Iterator[tuple[list[str], np.ndarray]]:
         for i in range(0, len(hashes), batch_size):
             yield hashes[i : i + batch_size], embedder.embed_batch(texts[i : i + batch_size])
 
     return run
 
 
-def embed_all(
-    texts: Sequence[str],
+def embed_missing(
+    chunks: Sequence[Chunk],
+    hashes: Sequence[str],
     embedder_id: str,
     cache: EmbeddingCache,
     runner: MissRunner,
     notify: ProgressFn,
-) -> tuple[np.ndarray, int]:
-    """Vectors for all texts, embedding only those the cache lacks; returns (vectors, embedded)."""
-    hashes = [text_hash(text) for text in texts]
-    known = cache.get_many(embedder_id, hashes)
-    first_of = {h: i for i, h in reversed(list(enumerate(hashes)))}
-    # Similar lengths batched together waste less padding work in the encoder.
-    missing = sorted((h for h in first_of if h not in known), key=lambda h: len(texts[first_of[h]]))
-    notify("embed", len(texts) - len(missing), len(texts))
+) -> int:
+    """Embed and cache the chunks whose text (hashes[i] is chunk i's) the cache lacks;
+    returns how many texts were embedded. The vectors go to the cache, not to the caller."""
+    rows = _misses(chunks, hashes, cache.missing(embedder_id, _unique(hashes)))
+    missing = [hashes[row] for row in rows]
+    notify("embed", len(hashes) - len(missing), len(hashes))
     done = 0
-    for batch, vectors in runner(missing, [texts[first_of[h]] for h in missing]) if missing else ():
-        fresh = dict(zip(batch, vectors, strict=True))
-        cache.put_many(embedder_id, fresh.items())
-        known.update(fresh)
+    for batch, vectors in runner(missing, _Texts(chunks, rows)) if missing else ():
+        cache.put_many(embedder_id, zip(batch, vectors, strict=True))
         done += len(batch)
-        notify("embed", len(texts) - len(missing) + done, len(texts))
-    if len({known[h].shape[0] for h in hashes}) > 1:
-        raise IndexBuildError(
-            f"embedding cache holds vectors of mixed sizes for {embedder_id}: delete {CACHE_FILE}"
-        )
-    return np.stack([known[h] for h in hashes]).astype(np.float32), len(missing)
+        notify("embed", len(hashes) - len(missing) + done, len(hashes))
+    return len(missing)
+
+
+def _unique(hashes: Sequence[str]) -> list[str]:
+    """Distinct hashes, last occurrence first: the order misses were always batched in."""
+    return list(dict.fromkeys(reversed(hashes)))
+
+
+def _misses(chunks: Sequence[Chunk], hashes: Sequence[str], missing: list[str]) -> list[int]:
+    """The first chunk of each missing text, shortest text first: similar lengths batched
+    together waste less padding work in the encoder."""
+    wanted = set(missing)
+    first: dict[str, int] = {}
+    for i in range(len(hashes) - 1, -1, -1):
+        if hashes[i] in wanted:
+            first[hashes[i]] = i
+    rows = [first[h] for h in missing]
+    return sorted(rows, key=lambda row: len(embed_text(chunks[row])))
+
+
+class _Texts(Sequence[str]):
+    """The texts of some chunks, made when asked: all at once they cost ~1 KB a chunk."""
+
+    def __init__(self, chunks: Sequence[Chunk], rows: list[int]) -> None:
+        self._chunks, self._rows = chunks, rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [embed_text(self._chunks[row]) for row in self._rows[i]]
+        return embed_text(self._chunks[self._rows[i]])
 
 
 @dataclass
@@ -136,8 +181,34 @@ class CachedEmbedding:
 
     def __call__(self, chunks: list[Chunk], runner: MissRunner | None = None) -> np.ndarray:
         """Vectors of `chunks`, the misses embedded by `runner` (default: this one's)."""
-        texts = [embed_text(chunk) for chunk in chunks]
+        return self.matrix(self.ensure(chunks, runner))
+
+    def matrix(self, hashes: Sequence[str]) -> np.ndarray:
+        """The cached vectors of `hashes`, as one matrix."""
+        out = np.empty((len(hashes), 0), np.float32)
+        for start, block in self.read(hashes):
+            if start == 0:
+                out = np.empty((len(hashes), block.shape[1]), np.float32)
+            out[start : start + len(block)] = block
+        return out
+
+    def ensure(self, chunks: list[Chunk], runner: MissRunner | None = None) -> list[str]:
+        """Embed and cache the misses among `chunks`; returns the chunks' text hashes."""
+        hashes = [text_hash(embed_text(chunk)) for chunk in chunks]
         run = runner or self.runner
-        vectors, embedded = embed_all(texts, self.embedder_id, self.cache, run, self.notify)
-        self.embedded += embedded
-        return vectors
+        self.embedded += embed_missing(chunks, hashes, self.embedder_id, self.cache, run,
+                                       self.notify)  # fmt: skip
+        return hashes
+
+    def read(self, hashes: Sequence[str]) -> Iterator[tuple[int, np.ndarray]]:
+        """(first row, vectors) of cached texts, in order, _BLOCK rows at a time."""
+        dim = None
+        for start in range(0, len(hashes), _BLOCK):
+            found = self.cache.get_many(self.embedder_id, hashes[start : start + _BLOCK])
+            block = [found[h] for h in hashes[start : start + _BLOCK]]
+            sizes = {dim or len(block[0])} | {len(vector) for vector in block}
+            if len(sizes) > 1:
+                raise IndexBuildError(f"embedding cache holds vectors of mixed sizes for "
+                                      f"{self.embedder_id}: delete {CACHE_FILE}")  # fmt: skip
+            dim = len(block[0])
+            yield start, np.stack(block)

@@ -15,6 +15,7 @@ Three kinds, chosen by `index.dense`, all scoring by inner product (cosine on un
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ __all__ = [
     "DenseIndex",
     "DenseSettingsError",
     "chunk_key",
+    "flat_index",
     "ivf_lists",
     "pq_subquantizers",
     "trained_ivfpq",
@@ -45,6 +47,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _KEY_MASK = (1 << 63) - 1
+
+
 def chunk_key(chunk_id: str) -> int:
     """The FAISS id of a chunk: its hex id as a non-negative int64."""
     return int(chunk_id, 16) & _KEY_MASK
@@ -58,17 +62,27 @@ def _rows(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-def _new_index(matrix: np.ndarray, settings: IndexSettings) -> faiss.Index:
-    """An empty index of the configured kind, trained on `matrix` when the kind needs it."""
+def _new_index(
+    n: int, dim: int, sample: Callable[[np.ndarray], np.ndarray], settings: IndexSettings
+) -> faiss.Index:
+    """An empty index of the configured kind for n vectors, trained on the rows `sample`
+    gives when the kind needs it."""
     import faiss
 
-    dim = int(matrix.shape[1])
     if settings.dense == "hnsw":
         graph = faiss.IndexHNSWFlat(dim, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         graph.hnsw.efConstruction = settings.hnsw_ef_construction
         return faiss.IndexIDMap2(graph)
-    if uses_ivfpq(len(matrix), settings):
-        return trained_ivfpq(len(matrix), lambda rows: matrix[rows], settings)
+    if uses_ivfpq(n, settings):
+        return trained_ivfpq(n, sample, settings)
+    return flat_index(dim)
+
+
+def flat_index(dim: int) -> faiss.Index:
+    """An empty flat index addressed by chunk keys: what a flat build makes, and what each
+    Ray worker's sub-index is."""
+    import faiss
+
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
 
@@ -91,8 +105,21 @@ class DenseIndex:
     @classmethod
     def empty(cls, sample: np.ndarray, settings: IndexSettings | None = None) -> DenseIndex:
         """An empty index of the configured kind (trained on `sample` if it needs it)."""
+        matrix = _rows(sample)
+        return cls.empty_for(len(matrix), int(matrix.shape[1]), lambda rows: matrix[rows], settings)
+
+    @classmethod
+    def empty_for(
+        cls,
+        n: int,
+        dim: int,
+        sample: Callable[[np.ndarray], np.ndarray],
+        settings: IndexSettings | None = None,
+    ) -> DenseIndex:
+        """An empty index of the configured kind for n vectors of `dim`; an ivfpq one is
+        trained on `sample(row numbers)`, so the caller need not hold all n vectors."""
         settings = settings or IndexSettings()
-        dense = cls(_new_index(_rows(sample), settings))
+        dense = cls(_new_index(n, dim, sample, settings))
         dense.tune(settings)
         return dense
 

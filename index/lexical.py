@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from index.tokens import TokenTable
 
 _CJK_RUN = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
 # Identifiers survive whole (ZeRO-3, CUDA_VISIBLE_DEVICES, v2.0, C++); a trailing
@@ -91,11 +94,16 @@ class LexicalIndex:
         self._model = model
 
     @classmethod
-    def build(cls, corpus_tokens: list[list[str]]) -> LexicalIndex:
+    def build(cls, corpus: TokenTable | Sequence[Sequence[str]]) -> LexicalIndex:
+        """Document i is row i. bm25s gets token ids: from strings it would build a second
+        copy of the corpus as lists of ints, numbered in hash order."""
         import bm25s
+        from bm25s.tokenization import Tokenized
 
+        table = corpus if isinstance(corpus, TokenTable) else TokenTable.of(corpus)
         model = bm25s.BM25()
-        model.index(corpus_tokens, show_progress=False)
+        # bm25s adds the empty token to the vocabulary it is given
+        model.index(Tokenized(table.id_rows(), dict(table.vocab)), show_progress=False)
         return cls(model)
 
     @classmethod

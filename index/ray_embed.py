@@ -16,8 +16,8 @@ driver, so such embedders cannot run on Ray.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
 
 import numpy as np
 
@@ -65,10 +65,10 @@ def ray_runner(settings: IndexSettings, cluster: RaySettings, embedder_id: str) 
     worker = settings.model_copy(update={"threads": max(1, round(stage.cpus_per_worker))})
 
     def run(
-        hashes: list[str], texts: list[str], job: ShardJob | None
+        hashes: list[str], texts: Sequence[str], job: ShardJob | None
     ) -> Iterator[tuple[list[str], np.ndarray]]:
         with connected(ray, cluster.address):
-            rows = _rows(hashes, texts, job)
+            rows = _Rows(hashes, texts, job)
             blocks = max(1, min(len(rows) // stage.batch_size, 4 * stage.concurrency))
             data = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
                 EmbedWorker,
@@ -88,12 +88,27 @@ def ray_runner(settings: IndexSettings, cluster: RaySettings, embedder_id: str) 
     return run
 
 
-def _rows(hashes: list[str], texts: list[str], job: ShardJob | None) -> list[dict[str, Any]]:
-    """The dataset rows: text hash, text, and (for sub-indexes) the chunk ids of that text."""
-    rows: list[dict[str, Any]] = [
-        {"hash": h, "text": t} for h, t in zip(hashes, texts, strict=True)
-    ]
-    if job is not None:
-        for row in rows:
-            row["keys"] = job.keys[row["hash"]]
-    return rows
+class _Rows(Sequence[dict[str, Any]]):
+    """The dataset rows: text hash, text, and (for sub-indexes) the chunk ids of that text.
+    Made one by one as `from_items` (which only takes len() and indexes) puts them into
+    blocks: a list of them would hold every miss's text on the driver while Ray embeds."""
+
+    def __init__(self, hashes: list[str], texts: Sequence[str], job: ShardJob | None) -> None:
+        if len(hashes) != len(texts):
+            raise ValueError(f"{len(hashes)} hashes but {len(texts)} texts")
+        self._hashes, self._texts, self._job = hashes, texts, job
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        row: dict[str, Any] = {"hash": self._hashes[i], "text": self._texts[i]}
+        if self._job is not None:
+            row["keys"] = self._job.keys[row["hash"]]
+        return row

@@ -29,7 +29,14 @@ import numpy as np
 
 from index.cache import CachedEmbedding, text_hash
 from index.chunking import embed_text
-from index.dense import DenseIndex, DenseSettingsError, chunk_key, trained_ivfpq, uses_ivfpq
+from index.dense import (
+    DenseIndex,
+    DenseSettingsError,
+    chunk_key,
+    flat_index,
+    trained_ivfpq,
+    uses_ivfpq,
+)
 from index.settings import IndexSettings
 from index.types import Chunk, IndexBuildError
 
@@ -72,11 +79,7 @@ def sub_index(template: faiss.Index | None, vectors: np.ndarray, keys: Sequence[
     ids = [np.asarray(k, np.int64).reshape(-1) for k in keys]
     rows = np.repeat(np.asarray(vectors, np.float32), [len(i) for i in ids], axis=0)
     dim = int(rows.shape[1])
-    index = (
-        faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        if template is None
-        else faiss.clone_index(template)
-    )
+    index = flat_index(dim) if template is None else faiss.clone_index(template)
     index.add_with_ids(np.ascontiguousarray(rows), np.concatenate(ids))
     return bytes(faiss.serialize_index(index))
 
@@ -106,7 +109,7 @@ class Merger:
             shard.remove(again)
             self.repeated += len(again)
         if self.target is None:
-            self.target = faiss.IndexIDMap2(faiss.IndexFlatIP(shard.dim))
+            self.target = flat_index(shard.dim)
         self.target.merge_from(shard.faiss_index, 0)
         self.merged.update(ids)
         self.shards += 1
@@ -114,11 +117,9 @@ class Merger:
 
     def add(self, vectors: np.ndarray, keys: list[int]) -> None:
         """Add the rows whose id no sub-index brought (the cache hits)."""
-        import faiss
-
         wanted = [i for i, key in enumerate(keys) if key not in self.merged]
         if self.target is None:
-            self.target = faiss.IndexIDMap2(faiss.IndexFlatIP(int(vectors.shape[1])))
+            self.target = flat_index(int(vectors.shape[1]))
         if wanted:
             rows = np.ascontiguousarray(vectors[wanted], np.float32)
             self.target.add_with_ids(rows, np.asarray([keys[i] for i in wanted], np.int64))
@@ -175,9 +176,12 @@ class Sharder:
         by_hash: dict[str, list[int]] = defaultdict(list)
         for chunk, key in zip(chunks, keys, strict=True):
             by_hash[text_hash(embed_text(chunk))].append(key)
-        job = ShardJob(empty_copy(merger.target), dict(by_hash), merger.merge)
-        vectors = embed(chunks, runner=partial(self.run, job=job))
-        merger.add(vectors, keys)
+        job = ShardJob(empty_copy(merger.target), by_hash, merger.merge)
+        hashes = embed.ensure(chunks, runner=partial(self.run, job=job))
+        del job, by_hash  # the misses are merged: what is left comes from the cache
+        rest = [i for i, key in enumerate(keys) if key not in merger.merged]
+        for start, block in embed.read([hashes[i] for i in rest]):
+            merger.add(block, [keys[i] for i in rest[start : start + len(block)]])
         return merger.finish(settings)
 
 

@@ -28,6 +28,7 @@ from index.store import (
     read_chunks,
     read_meta,
 )
+from index.tokens import TokenTable
 from index.types import Chunk
 from ingest import Article
 
@@ -76,7 +77,7 @@ class Previous:
     version: str
     folder: Path
     chunks: list[Chunk]
-    tokens: list[list[str]]
+    tokens: TokenTable  # row i: the BM25 tokens of chunks[i]
     signatures: dict[int, str]
 
     @property
@@ -101,7 +102,7 @@ def load_previous(data_dir: Path, wanted: dict[str, Any]) -> tuple[Previous | No
         return None, f"index settings changed ({change})"
     try:
         chunks = list(read_chunks(folder))
-        tokens = list(read_tokens(folder))
+        tokens = TokenTable.of(read_tokens(folder))
         signatures = read_signatures(folder)
     except (OSError, ValueError, TypeError) as exc:
         return None, f"the live index is unreadable ({exc})"

@@ -10,7 +10,7 @@ from typing import NamedTuple
 ProgressFn = Callable[[str, int, int], None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: ~300 bytes less per chunk, millions per build
 class Chunk:
     """A retrievable span of one article, with offsets back into its text."""
 

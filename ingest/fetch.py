@@ -137,7 +137,7 @@ class Fetcher:
         problem = url_problem(clean)
         if problem is not None:
             return FetchResult(url=url, final_url=url, error=problem, error_kind="bad_url")
-        target = (github_raw_url(clean) if self.settings.github_raw else None) or clean
+        target = fetch_target(clean, self.settings)
         for attempt in range(self.settings.retries + 1):
             result, wait = await self._attempt(url, target, headers)
             result.retries = attempt
@@ -314,6 +314,18 @@ async def _read(response: httpx.Response, url: str, limit: int) -> bytes:
         raise _Failure("truncated_body", f"{url} was cut short: {exc}", url) from exc
     except BadEncoding as exc:
         raise _Failure("bad_encoding", f"{url}: {exc}", url) from exc
+
+
+def fetch_target(url: str, settings: FetchSettings) -> str:
+    """The URL a request for `url` goes to: a GitHub blob page's raw file, if configured."""
+    clean = url.strip()
+    return (github_raw_url(clean) if settings.github_raw else None) or clean
+
+
+def host_key(url: str, settings: FetchSettings) -> str:
+    """The origin whose politeness limits (per-host slots, delay) a fetch of `url` counts
+    against; Ray ingest partitions its batches by it."""
+    return origin(fetch_target(url, settings))
 
 
 def _failure(url: str, final: str, error: str, kind: str) -> FetchResult:

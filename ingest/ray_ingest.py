@@ -29,14 +29,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ingest.archive import WarcIndex, WarcReplay
 from ingest.dedup import minhash
 from ingest.extract import Extracted, Skip, extract_page
-from ingest.fetch import Fetcher, Validators
+from ingest.fetch import Fetcher, Validators, host_key
 from ingest.fetch_batch import fetch_with, run_sync
 from ingest.local import GroupJob, GroupRead, read_group
 from ingest.ray_cluster import RayIngest, import_ray
-from ingest.robots import origin
 from ingest.settings import FetchSettings
 from ingest.types import FetchResult, Link
-from ingest.urls import github_raw_url
 
 if TYPE_CHECKING:
     from ingest.links import LinkRun
@@ -154,18 +152,12 @@ def _fetch_batch(
             for host, seconds in hold.items():
                 fetcher.host(host).next_at = now + seconds
             results = await fetch_with(fetcher, [url for url, _ in items], validators=validators)
-            hosts = {_host(url, settings) for url, _ in items}
+            hosts = {host_key(url, settings) for url, _ in items}
             return results, {host: fetcher.host(host).delay for host in hosts}
 
     results, delays = run_sync(fetch)
     anchors = dict(items)
     return [_extracted(result, anchors[result.url], min_chars) for result in results], delays
-
-
-def _host(url: str, settings: FetchSettings) -> str:
-    """The origin a URL's requests go to (a GitHub blob page: its raw file's)."""
-    raw = github_raw_url(url) if settings.github_raw else None
-    return origin(raw or url)
 
 
 def _next_batch(queues: dict[str, deque[Item]], busy: set[str], size: int) -> list[Item]:
@@ -189,7 +181,7 @@ def _fetch_live(run: LinkRun, items: list[Item], validators: Validators, landed:
     task = ray.remote(num_cpus=stage.cpus_per_task)(_fetch_batch)
     queues: dict[str, deque[Item]] = {}
     for item in items:
-        queues.setdefault(_host(item[0], settings), deque()).append(item)
+        queues.setdefault(host_key(item[0], settings), deque()).append(item)
     hold: dict[str, float] = {}  # host -> delay its next batch waits before the first request
     flying: dict[Any, set[str]] = {}  # task ref -> the hosts it owns
     try:
@@ -222,7 +214,7 @@ def _submit(
         batch = _next_batch(queues, busy, stage.batch_size)
         if not batch:
             return
-        hosts = {_host(url, settings) for url, _ in batch}
+        hosts = {host_key(url, settings) for url, _ in batch}
         known = {url: validators[url] for url, _ in batch if url in validators}
         waits = {host: hold[host] for host in hosts if host in hold}
         ref = task.remote(settings, batch, known, waits, run.settings.min_chars)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from index.lexical import LexicalIndex, query_tokens, tokenize
 
@@ -60,3 +61,27 @@ def test_memory_mapped_load_ranks_the_same(tmp_path: Path) -> None:
     assert isinstance(mapped._model.scores["data"], np.memmap)  # type: ignore[attr-defined]
     for query in ("topic3 zero-2", "doc 17", "nothing"):
         assert mapped.search(tokenize(query), 10) == in_ram.search(tokenize(query), 10)
+
+
+def test_token_ids_rank_exactly_as_bm25s_does_from_strings() -> None:
+    """The build hands bm25s int ids from a TokenTable instead of token strings; the scores
+    of every document must not change by a bit, whatever the ids' numbering."""
+    import bm25s
+    import numpy as np
+
+    from index.tokens import TokenTable
+
+    docs = [f"文档 {i} 讲 topic{i % 7} 和 ZeRO-{i % 3}，张量并行 v{i % 5}.0" for i in range(300)]
+    rows = [tokenize(d) for d in docs] + [[]]  # a chunk may have no tokens at all
+    table = TokenTable.of(rows)
+    assert list(table) == rows  # tokens.jsonl is written back from the ids
+    assert table.words[:3] == rows[0][:3]  # numbered by first appearance, not hash order
+    ours = LexicalIndex.build(table)
+    strings = bm25s.BM25()
+    strings.index(rows, show_progress=False)
+    model: Any = ours._model
+    for query in ("topic3 zero-2", "张量并行 v4.0", "文档 17 zero"):
+        tokens = tokenize(query)
+        want = strings.get_scores([strings.vocab_dict[t] for t in tokens])
+        got = model.get_scores([model.vocab_dict[t] for t in tokens])
+        assert want.max() > 0 and np.array_equal(got, want), query
