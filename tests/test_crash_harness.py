@@ -274,8 +274,12 @@ def test_index_survives_sigkill_at_seeded_points(world: World, zygote: cs.Zygote
         assert cs.staging(data_dir) == []  # no dead build's folder is left behind
     print(_summary("index", kills, started), *kills, sep="\n  ")
     assert len(kills) == EPISODES * KILLS
-    assert {"startup", "embedding", "after embedding"} <= {where for where, _ in kills}
-    assert {"writing", "published"} & {where for where, _ in kills}
+    stages = {where for where, _ in kills}
+    assert {"startup", "embedding"} <= stages
+    # Once every vector is paid for, the build opens its staging folder and tokenizes
+    # inside it (FAISS is saved first to free its memory), so that kill lands in "writing".
+    assert {"after embedding", "writing"} & stages
+    assert {"writing", "published"} & stages
 
 
 # SIGTERM and Ctrl-C: a clean stop, not a kill
