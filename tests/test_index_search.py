@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -119,13 +119,7 @@ def test_navigation_chunks_rank_below_content(tmp_path: Path, fake_registered: s
             id=2,
         ),
     ]
-    settings = IndexSettings(embedder=fake_registered)
-    build_index(FakeSource(articles), tmp_path, settings)
-
-    def first(penalty: float, mode: SearchMode = "hybrid") -> str:
-        tuned = settings.model_copy(update={"navigation_penalty": penalty})
-        hits = SearchIndex.load(tmp_path, tuned).search("DPO preference", k=2, mode=mode)
-        return hits[0].chunk.url
+    first = _top_url(tmp_path, articles, fake_registered, "navigation_penalty", "DPO preference")
 
     assert first(1.0) == "https://example.org/links"  # undemoted, the link list wins
     assert first(0.5) == "https://example.org/dpo"
@@ -148,14 +142,24 @@ def test_chunks_naming_the_code_identifier_rank_first(tmp_path: Path, fake_regis
             id=2,
         ),
     ]
-    settings = IndexSettings(embedder=fake_registered)
-    build_index(FakeSource(articles), tmp_path, settings)
     query = "How long should the cluster connect timeout `HCCL_CONNECT_TIMEOUT` be?"
-
-    def first(boost: float, mode: SearchMode = "hybrid") -> str:
-        tuned = settings.model_copy(update={"identifier_boost": boost})
-        return SearchIndex.load(tmp_path, tuned).search(query, k=2, mode=mode)[0].chunk.url
+    first = _top_url(tmp_path, articles, fake_registered, "identifier_boost", query)
 
     assert first(1.0) == "https://example.org/timeouts"  # off: the wordier chunk wins
     assert first(2.0) == "https://example.org/hccl"
     assert first(2.0, "dense") == "https://example.org/timeouts"  # single retrievers stay pure
+
+
+def _top_url(
+    data_dir: Path, articles: list[Article], embedder: str, setting: str, query: str
+) -> Callable[..., str]:
+    """Index `articles` once; the returned first(value, mode) is the top hit's URL with
+    `setting` at that value."""
+    settings = IndexSettings(embedder=embedder)
+    build_index(FakeSource(articles), data_dir, settings)
+
+    def first(value: float, mode: SearchMode = "hybrid") -> str:
+        tuned = settings.model_copy(update={setting: value})
+        return SearchIndex.load(data_dir, tuned).search(query, k=2, mode=mode)[0].chunk.url
+
+    return first
