@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from index.cache import CACHE_FILE, CachedEmbedding, EmbeddingCache
+from index.cache import CACHE_FILE, CachedEmbedding, ChunkTexts, EmbeddingCache
 from index.chunking import chunk_article, embed_text
 from index.dense import chunk_key
 from index.dense_build import dense_part, runners
 from index.embedders import Embedder, get_embedder
-from index.lexical import LexicalIndex, tokenize
+from index.lexical import LexicalIndex
+from index.ray_tokens import TokenRunner, token_runner
 from index.settings import IndexSettings, RaySettings
 from index.state import (
     Previous,
@@ -187,7 +188,8 @@ def _write(build: _Build) -> tuple[str, Path, dict[str, Any], int]:
         meta = make_meta(build.fingerprint, dim, plan.articles, len(plan.kept) + len(plan.added))
         meta.update(mode="incremental" if build.previous else "full", added=len(plan.added),
                     removed=len(plan.removed))  # fmt: skip
-        chunks, tokens = _ordered(plan, build.previous, build.notify)
+        chunks, tokens = _ordered(plan, build.previous, build.notify,
+                                  token_runner(build.ray))  # fmt: skip
         write_chunks(staging, chunks)
         del chunks  # the plan let go of them too: the BM25 build gets their memory
         _give_back_freed_memory()
@@ -268,7 +270,7 @@ def _position(chunk: Chunk) -> tuple[int, int, int, str]:
 
 
 def _ordered(
-    plan: _Plan, previous: Previous | None, notify: ProgressFn
+    plan: _Plan, previous: Previous | None, notify: ProgressFn, tokens_of: TokenRunner
 ) -> tuple[list[Chunk], TokenTable]:
     """All chunks in article order with their BM25 tokens; only new chunks get tokenized.
 
@@ -276,16 +278,21 @@ def _ordered(
     and a full one give identical files and identical rankings. The plan's chunk lists are
     emptied: the returned list is then the only thing holding the chunks.
     """
-    everything, kept, added = plan.kept + plan.added, len(plan.kept), len(plan.added)
+    everything, kept = plan.kept + plan.added, len(plan.kept)
     plan.kept, plan.added = [], []
     order = sorted(range(len(everything)), key=lambda i: _position(everything[i]))
+    old = previous.tokens if previous is not None else None
+    fresh = [i for i in order if i >= kept or old is None]
+    stream = tokens_of(ChunkTexts(everything, fresh))
     table, done = TokenTable(), 0
     for i in order:
-        if i < kept and previous is not None:
-            table.append(previous.tokens.tokens(plan.kept_rows[i]))
+        if i < kept and old is not None:
+            table.append(old.tokens(plan.kept_rows[i]))
             continue
-        table.append(tokenize(embed_text(everything[i])))
+        table.append(next(stream))
         done += 1
-        if done % _TOKENIZE_STEP == 0 or done == added:
-            notify("tokenize", done, added)
+        if done % _TOKENIZE_STEP == 0 or done == len(fresh):
+            notify("tokenize", done, len(fresh))
+    if next(stream, None) is not None:  # also lets a Ray stream close its session now
+        raise IndexBuildError("the tokenizer returned more token lists than texts")
     return [everything[i] for i in order], table

@@ -126,7 +126,7 @@ def embed_missing(
     missing = [hashes[row] for row in rows]
     notify("embed", len(hashes) - len(missing), len(hashes))
     done = 0
-    for batch, vectors in runner(missing, _Texts(chunks, rows)) if missing else ():
+    for batch, vectors in runner(missing, ChunkTexts(chunks, rows)) if missing else ():
         cache.put_many(embedder_id, zip(batch, vectors, strict=True))
         done += len(batch)
         notify("embed", len(hashes) - len(missing) + done, len(hashes))
@@ -150,8 +150,9 @@ def _misses(chunks: Sequence[Chunk], hashes: Sequence[str], missing: list[str]) 
     return sorted(rows, key=lambda row: len(embed_text(chunks[row])))
 
 
-class _Texts(Sequence[str]):
-    """The texts of some chunks, made when asked: all at once they cost ~1 KB a chunk."""
+class ChunkTexts(Sequence[str]):
+    """The embedded texts (index/chunking.embed_text) of some chunks, made when asked: all
+    at once they cost ~1 KB a chunk."""
 
     def __init__(self, chunks: Sequence[Chunk], rows: list[int]) -> None:
         self._chunks, self._rows = chunks, rows

@@ -169,6 +169,10 @@ class RaySettings(BaseModel):
     embed: RayStageSettings = Field(
         default_factory=RayStageSettings, description="Embedding of cache misses."
     )
+    tokenize: RayStageSettings = Field(
+        default_factory=lambda: RayStageSettings(batch_size=1000),
+        description="BM25 tokenization of new chunks (jieba); under two batches run locally.",
+    )
     ingest: RayIngestSettings = Field(
         default_factory=RayIngestSettings, description="Fetching and extraction."
     )

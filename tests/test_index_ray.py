@@ -25,8 +25,11 @@ from assistant import AppConfig, Assistant, ConfigError, load_config
 from index import IndexSettings, RaySettings, SearchIndex
 from index.cache import CACHE_FILE
 from index.dense import DenseIndex
+from index.lexical import tokenize
+from index.ray_tokens import token_runner
 from index.state import ARTICLES_FILE, TOKENS_FILE
 from index.store import CHUNKS_FILE, DENSE_FILE, current_folder
+from ingest.ray_cluster import ClusterError
 from ingest.store import DB_NAME
 from ui.cli import main
 
@@ -55,6 +58,21 @@ def test_a_local_build_never_imports_ray(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr[-2000:]
     outcome = json.loads(run.stdout.strip().splitlines()[-1])
     assert outcome == {"chunks": outcome["chunks"], "ray": False} and outcome["chunks"] > 0
+
+
+def test_a_ray_build_with_under_two_batches_tokenizes_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Joining a cluster costs seconds, so a small incremental build tokenizes locally."""
+    monkeypatch.setitem(sys.modules, "ray", None)  # reaching for Ray now fails loudly
+    ray = RaySettings.model_validate({"address": "127.0.0.1:9", "tokenize": {"batch_size": 3}})
+    texts = ["张量并行把矩阵按列切到多张卡上", "HCCL_CONNECT_TIMEOUT and ZeRO-3", "KV cache"]
+    tokens = list(token_runner(ray)(texts[:2]))
+    assert tokens == [tokenize(text) for text in texts[:2]]
+    assert "zero-3" in tokens[1] and "张量" in tokens[0]
+    assert list(token_runner(None)(texts)) == [tokenize(text) for text in texts]
+    with pytest.raises(ClusterError, match="executor: ray needs Ray"):
+        list(token_runner(ray)(texts * 2))  # two batches: those go to the cluster
 
 
 def test_executor_ray_without_ray_is_one_line(
@@ -89,7 +107,11 @@ def _map_workers(session: int) -> list[int]:
 
 def _config(data_dir: Path, executor: str, address: str, batch: int = 4) -> AppConfig:
     ray = RaySettings.model_validate(
-        {"address": address, "embed": {"batch_size": batch, "concurrency": 2}}
+        {
+            "address": address,
+            "embed": {"batch_size": batch, "concurrency": 2},
+            "tokenize": {"batch_size": 2 * batch},
+        }
     )
     return AppConfig(data_dir=data_dir, executor=executor, ray=ray)  # type: ignore[arg-type]
 
@@ -149,7 +171,7 @@ def test_a_ray_build_equals_a_local_one_despite_a_killed_worker(
     with sqlite3.connect(tmp_path / "ray" / CACHE_FILE) as db:
         dropped = db.execute("DELETE FROM embeddings WHERE text_hash < '5'").rowcount
     chaos = _KillOneWorker(session)
-    with caplog.at_level(logging.INFO, logger="index.shards"):
+    with caplog.at_level(logging.INFO):
         ray = Assistant(_config(tmp_path / "ray", "ray", address)).rebuild(chaos, sources=source)
 
     assert chaos.killed is not None, f"no map worker killed mid-embedding: {chaos.seen}"
@@ -157,7 +179,14 @@ def test_a_ray_build_equals_a_local_one_despite_a_killed_worker(
     assert ray.index.embedded == dropped > 8  # a few batches of 4
     # The misses came home as FAISS sub-indexes (one per batch) merged into the flat index.
     assert _merged_sub_indexes(caplog.text) >= dropped // 4
+    assert _tokenized_on_ray(caplog.text) == ray.index.chunks  # in tasks of 8 chunks
     _assert_same_build(ray.index.path, local.index.path, use)
+
+
+def _tokenized_on_ray(log: str) -> int:
+    found = re.findall(r"tokenized (\d+) chunks on Ray", log)
+    assert found, "BM25 tokenization did not run on Ray"
+    return int(found[-1])
 
 
 def _merged_sub_indexes(log: str) -> int:
@@ -183,9 +212,10 @@ def test_a_ray_build_of_the_shared_archive_equals_the_local_one(
         shutil.copy(shared_archive / name, data / name)
     with sqlite3.connect(data / CACHE_FILE) as db:
         dropped = db.execute("DELETE FROM embeddings WHERE text_hash < '0c'").rowcount
-    with caplog.at_level(logging.INFO, logger="index.shards"):
+    with caplog.at_level(logging.INFO):
         report = Assistant(_config(data, "ray", ray_cluster[0], batch=64)).reindex()
 
     assert 300 < report.embedded == dropped < 1000 and report.chunks > 12000
     assert _merged_sub_indexes(caplog.text) >= dropped // 64
+    assert _tokenized_on_ray(caplog.text) == report.chunks  # the build reuses no tokens
     _assert_same_build(report.path, current_folder(shared_archive), use)
