@@ -27,17 +27,20 @@ from ingest.fetch_support import (
     Reply,
     accepted_type,
     backoff_delay,
+    fetch_target,
+    host_key,
     is_tls_error,
     media_type,
     reply_result,
+    robots_subject,
     transport_failure,
 )
 from ingest.robots import ALLOW_ALL, MAX_ROBOTS_BYTES, RobotsRules, origin, robots_url
 from ingest.settings import FetchSettings
 from ingest.types import FetchResult
-from ingest.urls import address_problem, canonical_url, github_raw_url, url_problem
+from ingest.urls import address_problem, url_problem
 
-__all__ = ["Fetcher", "Validators", "decode_body"]
+__all__ = ["Fetcher", "Validators", "decode_body", "fetch_target", "host_key"]
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +184,7 @@ class Fetcher:
             seen.add(current)
             self._check(current)
             if self.settings.robots:
-                await self._obey_robots(_robots_subject(current))
+                await self._obey_robots(robots_subject(current))
             reply = await self._send(current, headers, self.settings.max_bytes, check_type=True)
             location = reply.headers.get("location")
             if reply.status not in (301, 302, 303, 307, 308) or not location:
@@ -316,26 +319,5 @@ async def _read(response: httpx.Response, url: str, limit: int) -> bytes:
         raise _Failure("bad_encoding", f"{url}: {exc}", url) from exc
 
 
-def fetch_target(url: str, settings: FetchSettings) -> str:
-    """The URL a request for `url` goes to: a GitHub blob page's raw file, if configured."""
-    clean = url.strip()
-    return (github_raw_url(clean) if settings.github_raw else None) or clean
-
-
-def host_key(url: str, settings: FetchSettings) -> str:
-    """The origin whose politeness limits (per-host slots, delay) a fetch of `url` counts
-    against; Ray ingest partitions its batches by it."""
-    return origin(fetch_target(url, settings))
-
-
 def _failure(url: str, final: str, error: str, kind: str) -> FetchResult:
     return FetchResult(url=url, final_url=final, error=error, error_kind=kind)
-
-
-def _robots_subject(url: str) -> str:
-    """The URL whose robots rules govern fetching `url`.
-
-    A raw.githubusercontent.com file is the markdown of the github.com blob page a reading
-    list links to; raw's robots.txt turns away every crawler, so the page's rules decide.
-    """
-    return canonical_url(url) if urlsplit(url).hostname == "raw.githubusercontent.com" else url

@@ -1,5 +1,6 @@
 """Pure helpers of the fetcher (ingest/fetch.py): per-host pacing, Retry-After and backoff,
-content-type acceptance, TLS error recognition and turning a reply into a FetchResult.
+content-type acceptance, TLS error recognition, turning a reply into a FetchResult, and
+which URL a link is fetched from and whose politeness and robots rules it counts against.
 No network I/O here."""
 
 from __future__ import annotations
@@ -13,11 +14,15 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from types import UnionType
+from urllib.parse import urlsplit
 
 import httpx
 
 from ingest.body import looks_binary
+from ingest.robots import origin
+from ingest.settings import FetchSettings
 from ingest.types import FetchResult
+from ingest.urls import canonical_url, github_raw_url
 
 log = logging.getLogger("ingest.fetch")
 _BACKOFF = 0.5  # the first retry waits about this long; each further one twice as long
@@ -139,3 +144,24 @@ def reply_result(url: str, reply: Reply) -> tuple[FetchResult, float | None]:
         # Kept: extraction decides (and records) that it is not an article.
         log.info("%s is served as %s but looks binary", reply.url, result.content_type)
     return result, None
+
+
+def fetch_target(url: str, settings: FetchSettings) -> str:
+    """The URL a request for `url` goes to: a GitHub blob page's raw file, if configured."""
+    clean = url.strip()
+    return (github_raw_url(clean) if settings.github_raw else None) or clean
+
+
+def host_key(url: str, settings: FetchSettings) -> str:
+    """The origin whose politeness limits (per-host slots, delay) a fetch of `url` counts
+    against; Ray ingest partitions its batches by it."""
+    return origin(fetch_target(url, settings))
+
+
+def robots_subject(url: str) -> str:
+    """The URL whose robots rules govern fetching `url`.
+
+    A raw.githubusercontent.com file is the markdown of the github.com blob page a reading
+    list links to; raw's robots.txt turns away every crawler, so the page's rules decide.
+    """
+    return canonical_url(url) if urlsplit(url).hostname == "raw.githubusercontent.com" else url

@@ -125,8 +125,8 @@ def test_loopback_needs_its_own_permission() -> None:
 
 
 def test_github_raw_files_obey_the_blob_pages_robots_rules() -> None:
-    from ingest.fetch import _robots_subject
+    from ingest.fetch_support import robots_subject
 
     raw = "https://raw.githubusercontent.com/o/r/main/docs/a.md"
-    assert _robots_subject(raw) == "https://github.com/o/r/blob/main/docs/a.md"
-    assert _robots_subject("https://zhuanlan.zhihu.com/p/1") == "https://zhuanlan.zhihu.com/p/1"
+    assert robots_subject(raw) == "https://github.com/o/r/blob/main/docs/a.md"
+    assert robots_subject("https://zhuanlan.zhihu.com/p/1") == "https://zhuanlan.zhihu.com/p/1"
