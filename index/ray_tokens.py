@@ -4,15 +4,13 @@ jieba is the driver's heaviest stage without the model: 42% of a no-model build'
 10k articles. On Ray, tasks of `ray.tokenize.batch_size` texts tokenize on the workers and
 the driver only numbers the words (index/tokens.py). Results are taken in submission order,
 so the token table, its vocabulary ids and the BM25 index are the same as a local build's.
-A few tasks run ahead of the one awaited: enough to keep the workers busy, few enough that
-the token lists waiting on the driver stay small.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 
 from index.lexical import tokenize
 from index.settings import RaySettings
@@ -47,19 +45,20 @@ def _tokenize_batch(texts: list[str]) -> list[list[str]]:
 
 
 def _on_ray(texts: Sequence[str], cluster: RaySettings) -> Iterator[list[str]]:
-    from ingest.ray_cluster import connected, import_ray  # a local build never imports Ray
+    from ingest.ray_cluster import connected, import_ray, in_order  # local builds skip Ray
 
     ray = import_ray()
     stage = cluster.tokenize
     with connected(ray, cluster.address):
         task = ray.remote(num_cpus=stage.cpus_per_worker, max_retries=3)(_tokenize_batch)
-        ahead = 2 * stage.concurrency
-        pending: deque[object] = deque()
-        for start in range(0, len(texts), stage.batch_size):
-            pending.append(task.remote(list(texts[start : start + stage.batch_size])))
-            if len(pending) > ahead:
-                yield from ray.get(pending.popleft())
-        while pending:
-            yield from ray.get(pending.popleft())
+        calls = (
+            task.remote(list(texts[start : start + stage.batch_size]))
+            for start in range(0, len(texts), stage.batch_size)
+        )
+        # One task more than the workers: the next batch waits ready while the driver
+        # numbers the words of the last one.
+        with closing(in_order(ray, calls, stage.concurrency + 1)) as results:
+            for tokens in results:
+                yield from tokens
     tasks = -(-len(texts) // stage.batch_size)
     log.info("tokenized %d chunks on Ray in %d tasks", len(texts), tasks)

@@ -18,6 +18,7 @@ from ingest.sources import SourceError
 from ingest.types import FetchResult
 
 if TYPE_CHECKING:
+    from ingest.ledger import Known
     from ingest.links import LinkRun
 
 _DIR_TYPES = {
@@ -132,31 +133,64 @@ def apply_group(run: LinkRun, job: GroupJob, got: GroupRead) -> None:
         run.saver.save(got.result, got.outcome, job.key, urls, "", got.sketch)
 
 
+@dataclass
+class FileJob:
+    """A folder file whose bytes changed (or are new): its URI, reading-list topic, body."""
+
+    uri: str
+    topic: str
+    result: FetchResult
+
+
+Outcomes = Generator[tuple[FileJob, Extracted | Skip, MinHash | None], None, None]
+
+
 def ingest_dir(run: LinkRun, folder: Path) -> None:
-    """Every .md/.html/.txt/.pdf file; a file whose bytes did not change is not re-read."""
+    """Every .md/.html/.txt/.pdf file; a file whose bytes did not change is not re-read.
+    On Ray, the files are read here and extracted as tasks (nodes need not share disks)."""
     if not folder.is_dir():
         raise SourceError(f"folder not found: {folder} (check the dir: path)")
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in _DIR_TYPES)
     known = {} if run.options.reextract else run.store.known()
-    root = folder.resolve()
     run.progress("extract", 0, len(files))
+    jobs = _changed_files(run, folder, files, known)
+    if run.ray is not None:
+        from ingest.ray_ingest import extract_files  # deferred: only `executor: ray`
+
+        outcomes = extract_files(run.ray, jobs, run.settings.min_chars)
+    else:
+        outcomes = (
+            (job, extract_page(job.result, min_chars=run.settings.min_chars), None) for job in jobs
+        )
+    with closing(outcomes):  # a stop leaves the rest unread (on Ray: cancelled)
+        for job, outcome, sketch in outcomes:
+            run.report.extracted += 1
+            run.saver.save(job.result, outcome, job.uri, [job.uri], job.topic, sketch)
+            if run.stop.is_set():
+                return
+
+
+def _changed_files(
+    run: LinkRun, folder: Path, files: list[Path], known: dict[str, Known]
+) -> Generator[FileJob, None, None]:
+    """The files to extract, read as they are pulled; the rest are counted (and progress
+    is reported as files are read, so a Ray run reports a few batches ahead)."""
+    root = folder.resolve()
     for done, file in enumerate(files, start=1):
         if run.stop.is_set():
             return
         if not file.resolve().is_relative_to(root):
             _refuse_escape(run, file)
-            continue
-        uri = file.resolve().as_uri()
-        body = file.read_bytes()
-        if uri in known and known[uri].content_hash == body_hash(body):
-            run.report.unchanged += 1
         else:
-            ctype = _DIR_TYPES[file.suffix.lower()]
-            result = FetchResult(url=uri, final_url=uri, status=200, content_type=ctype, body=body)
-            run.report.extracted += 1
-            outcome = extract_page(result, min_chars=run.settings.min_chars)
-            topic = " / ".join(file.relative_to(folder).parent.parts)
-            run.saver.save(result, outcome, uri, [uri], topic)
+            uri = file.resolve().as_uri()
+            body = file.read_bytes()
+            if uri in known and known[uri].content_hash == body_hash(body):
+                run.report.unchanged += 1
+            else:
+                ctype = _DIR_TYPES[file.suffix.lower()]
+                result = FetchResult(url=uri, final_url=uri, status=200, content_type=ctype,
+                                     body=body)  # fmt: skip
+                yield FileJob(uri, " / ".join(file.relative_to(folder).parent.parts), result)
         run.progress("extract", done, len(files))
 
 

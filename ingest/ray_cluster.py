@@ -6,7 +6,8 @@ Imported only when `executor: ray`: this module imports Ray itself lazily, insid
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
@@ -14,7 +15,7 @@ from typing import Any
 
 from ingest.settings import RayIngestSettings
 
-__all__ = ["ClusterError", "RayIngest", "connected", "import_ray"]
+__all__ = ["ClusterError", "RayIngest", "connected", "import_ray", "in_order"]
 
 
 @dataclass(frozen=True)
@@ -73,3 +74,18 @@ def connected(ray: Any, address: str) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+def in_order(ray: Any, calls: Iterable[Any], window: int) -> Generator[Any, None, None]:
+    """The results of `calls` (task refs, submitted as pulled) in order, `window` in flight."""
+    pending: deque[Any] = deque()
+    try:
+        for ref in calls:
+            pending.append(ref)
+            if len(pending) >= window:
+                yield ray.get(pending.popleft())
+        while pending:
+            yield ray.get(pending.popleft())
+    finally:
+        for ref in pending:  # stopped early: what is still running is not wanted
+            ray.cancel(ref)

@@ -21,18 +21,20 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from datasketch import MinHash
 
 from ingest.archive import WarcIndex, WarcReplay
 from ingest.dedup import minhash
 from ingest.extract import Extracted, Skip, extract_page
 from ingest.fetch import Fetcher, Validators, host_key
 from ingest.fetch_batch import fetch_with, run_sync
-from ingest.local import GroupJob, GroupRead, read_group
-from ingest.ray_cluster import RayIngest, import_ray
+from ingest.local import FileJob, GroupJob, GroupRead, Outcomes, read_group
+from ingest.ray_cluster import RayIngest, import_ray, in_order
 from ingest.settings import FetchSettings
 from ingest.types import FetchResult, Link
 
@@ -52,23 +54,16 @@ def _extracted(result: FetchResult, anchor: str, min_chars: int) -> tuple[FetchR
     return result, outcome
 
 
-def _batches(items: Sequence[T], size: int) -> list[Sequence[T]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def _in_order(ray: Any, calls: Iterable[Any], window: int) -> Generator[Any, None, None]:
-    """The results of `calls` (task refs, submitted as pulled) in order, `window` in flight."""
-    pending: deque[Any] = deque()
-    try:
-        for ref in calls:
-            pending.append(ref)
-            if len(pending) >= window:
-                yield ray.get(pending.popleft())
-        while pending:
-            yield ray.get(pending.popleft())
-    finally:
-        for ref in pending:  # stopped early: what is still running is not wanted
-            ray.cancel(ref)
+def _pulled(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of `size`, each made when asked for."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 # --- WARC sources: shards of articles by record offset -------------------------------------
@@ -90,11 +85,40 @@ def read_warc_groups(
     """`read_group` of every job, on Ray, in the order of `jobs` (closing it cancels the rest)."""
     ray, stage = import_ray(), cluster.stage
     task = ray.remote(num_cpus=stage.cpus_per_task)(_read_groups)
-    shards = _batches(jobs, stage.batch_size)
+    shards = _pulled(jobs, stage.batch_size)
     calls = (task.remote(str(path), list(shard), min_chars) for shard in shards)
-    with closing(_in_order(ray, calls, stage.concurrency)) as results:
+    with closing(in_order(ray, calls, stage.concurrency)) as results:
         for reads in results:
             yield from reads
+
+
+# --- folders: files read on the driver, extracted on the workers ---------------------------
+
+
+def _extract_files(
+    results: list[FetchResult], min_chars: int
+) -> list[tuple[Extracted | Skip, MinHash | None]]:
+    """A Ray task: extract each file's body, with the MinHash dedup needs of its text."""
+    outcomes = [extract_page(result, min_chars=min_chars) for result in results]
+    return [(o, minhash(o.text) if isinstance(o, Extracted) else None) for o in outcomes]
+
+
+def extract_files(cluster: RayIngest, jobs: Iterable[FileJob], min_chars: int) -> Outcomes:
+    """(job, outcome, MinHash) of every job, extracted on Ray, in the order of `jobs`; the
+    jobs are pulled (their files read) only as tasks are submitted."""
+    ray, stage = import_ray(), cluster.stage
+    task = ray.remote(num_cpus=stage.cpus_per_task)(_extract_files)
+    sent: deque[list[FileJob]] = deque()
+
+    def calls() -> Iterator[Any]:
+        for batch in _pulled(jobs, stage.batch_size):
+            sent.append(batch)
+            yield task.remote([job.result for job in batch], min_chars)
+
+    with closing(in_order(ray, calls(), stage.concurrency)) as results:
+        for pairs in results:
+            for job, (outcome, sketch) in zip(sent.popleft(), pairs, strict=True):
+                yield job, outcome, sketch
 
 
 # --- links: replayed from a WARC, or fetched live -----------------------------------------
@@ -125,9 +149,9 @@ def _replay_links(run: LinkRun, replay: WarcReplay, items: list[Item], landed: L
     path, min_chars = str(replay.path), run.settings.min_chars
     calls = (
         task.remote(path, replay.github_raw, index, list(batch), min_chars)
-        for batch in _batches(items, stage.batch_size)
+        for batch in _pulled(items, stage.batch_size)
     )
-    with closing(_in_order(ray, calls, stage.concurrency)) as results:  # cancels on Interrupted
+    with closing(in_order(ray, calls, stage.concurrency)) as results:  # cancels on Interrupted
         for pairs in results:
             for result, outcome in pairs:
                 landed(result, outcome)

@@ -177,6 +177,16 @@ def test_demo_warc_replay_on_ray_stores_what_a_local_run_does(
     assert local.articles_new >= 12 and _counts(ray) == _counts(local)
 
 
+def test_a_folder_on_ray_stores_what_a_local_run_does(tmp_path: Path, ray_address: str) -> None:
+    """A `dir:` source: files read on the driver, extracted (and MinHashed) in Ray tasks of
+    2; a second Ray run reads every file again but extracts none (their bytes are stored)."""
+    site = f"dir:{DEMO / 'site'}"
+    local, ray = _ingest_both(tmp_path, ray_address, [site])
+    assert local.articles_new >= 10 and _counts(ray) == _counts(local)
+    again = Assistant(_config(tmp_path / "ray", "ray", ray_address)).ingest(sources=[site])
+    assert again.extracted == 0 and again.unchanged == local.extracted
+
+
 def test_shared_archive_on_ray_stores_what_a_local_run_does(
     tmp_path: Path, ray_address: str, shared_corpus: Path
 ) -> None:
