@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -59,6 +60,35 @@ def test_cache_is_keyed_by_embedder(tmp_path: Path) -> None:
         cache.put_many("a", [("h1", vector)])
         assert np.array_equal(cache.get_many("a", ["h1", "h2"])["h1"], vector)
         assert cache.get_many("b", ["h1"]) == {}
+
+
+def test_cache_stores_a_vector_in_about_its_own_size(tmp_path: Path) -> None:
+    """2,000 512-d vectors (2 KB each) in ~2.4 KB of file apiece; the first layout took
+    ~4.7 KB (a 2 KB row spilled into an overflow page of its own)."""
+    path = tmp_path / "e.sqlite"
+    vectors = np.random.default_rng(0).standard_normal((2000, 512)).astype(np.float32)
+    with EmbeddingCache(path) as cache:
+        cache.put_many("m", ((f"{i:040x}", v) for i, v in enumerate(vectors)))
+        cache._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        got = cache.get_many("m", [f"{i:040x}" for i in (0, 1999)])
+    assert path.stat().st_size / len(vectors) < 2800
+    np.testing.assert_array_equal(got[f"{1999:040x}"], vectors[1999])
+
+
+def test_a_cache_in_the_first_layout_still_serves(tmp_path: Path) -> None:
+    path = tmp_path / "e.sqlite"
+    first_layout = (
+        "CREATE TABLE embeddings (embedder TEXT NOT NULL, text_hash TEXT NOT NULL, "
+        "vector BLOB NOT NULL, PRIMARY KEY (embedder, text_hash)) WITHOUT ROWID"
+    )
+    with sqlite3.connect(path) as db:
+        db.execute(first_layout)
+        db.execute("INSERT INTO embeddings VALUES ('m', 'a', ?)", [np.ones(4).tobytes()])
+    with EmbeddingCache(path) as cache:
+        cache.put_many("m", [("a", np.zeros(4, np.float32)), ("b", np.full(4, 2.0))])
+        assert cache.missing("m", ["a", "b", "c"]) == ["c"]
+        got = cache.get_many("m", ["a", "b"])
+    assert got["a"].tolist() == [0.0] * 4 and got["b"].tolist() == [2.0] * 4
 
 
 def test_current_swaps_and_keeps_one_previous(tmp_path: Path, fake: HashEmbedder) -> None:
