@@ -29,6 +29,10 @@ from ingest.ray_cluster import connected, import_ray
 
 log = logging.getLogger(__name__)
 
+# from_items builds every block on the driver before any runs: a cap on rows per block keeps
+# each one small (~25 MB of text) at millions of misses, where 4 blocks a worker were 300 MB.
+_ROWS_PER_BLOCK = 20_000
+
 
 class EmbedWorker:
     """One Ray actor's embedder: built once per actor, the model loaded on the first batch.
@@ -69,7 +73,8 @@ def ray_runner(settings: IndexSettings, cluster: RaySettings, embedder_id: str) 
     ) -> Iterator[tuple[list[str], np.ndarray]]:
         with connected(ray, cluster.address):
             rows = _Rows(hashes, texts, job)
-            blocks = max(1, min(len(rows) // stage.batch_size, 4 * stage.concurrency))
+            wanted = max(4 * stage.concurrency, len(rows) // _ROWS_PER_BLOCK)
+            blocks = max(1, min(len(rows) // stage.batch_size, wanted))
             data = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
                 EmbedWorker,
                 fn_constructor_kwargs={"settings": worker, "template": job and job.template},
