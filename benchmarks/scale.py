@@ -257,13 +257,25 @@ def report(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, An
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     listed = lambda text: text.split(",")  # noqa: E731
-    parser.add_argument("--tiers", type=lambda t: [int(n) for n in listed(t)],
-                        default=[1000, 10000], help="articles per tier, comma-separated")
+    parser.add_argument(
+        "--tiers",
+        type=lambda t: [int(n) for n in listed(t)],
+        default=[1000, 10000],
+        help="articles per tier, comma-separated",
+    )
     parser.add_argument("--executors", type=listed, default=["local", "ray"])
-    parser.add_argument("--embed-sample", type=int, default=1000,
-                        help="tiers up to this many articles also build with the real model")
-    parser.add_argument("--out", type=Path, help="JSON of every run and the summary; the "
-                        "runs an existing file holds are kept, not measured again")
+    parser.add_argument(
+        "--embed-sample",
+        type=int,
+        default=1000,
+        help="tiers up to this many articles also build with the real model",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="JSON of every run and the summary; the "
+        "runs an existing file holds are kept, not measured again",
+    )
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--work", type=Path, default=Path("/tmp/linkrag-scale"))
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the Ray cluster")

@@ -45,8 +45,7 @@ class TruncatedStream(BadEncoding):
     where = "fetch ledger: `truncated_body`"
     cause = "A compressed response ended before its end marker: the connection was cut short."
     fix = (
-        "Nothing to do: it is retried within the run, and `linkrag ingest` refetches it "
-        "next time."
+        "Nothing to do: it is retried within the run, and `linkrag ingest` refetches it next time."
     )
 
 

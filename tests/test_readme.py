@@ -34,5 +34,13 @@ def test_shipped_config_yaml_is_valid_and_complete() -> None:
     raw = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
     AppConfig.model_validate(raw)
     assert set(raw) == {
-        "data_dir", "sources", "fetch", "extract", "index", "executor", "ray", "answer", "ui"
+        "data_dir",
+        "sources",
+        "fetch",
+        "extract",
+        "index",
+        "executor",
+        "ray",
+        "answer",
+        "ui",
     }

@@ -40,8 +40,7 @@ def test_a_client_gets_its_burst_then_waits_for_the_refill() -> None:
 def test_refusal_names_the_limit_and_the_wait_and_zero_turns_it_off() -> None:
     limiter = RateLimiter(RateLimitSettings(requests=2, window=30.0), Clock())
     assert limiter.refusal(4.2) == (
-        "Too many requests from your address (2 questions or searches per 30 s). "
-        "Try again in 5 s."
+        "Too many requests from your address (2 questions or searches per 30 s). Try again in 5 s."
     )
     off = RateLimiter(RateLimitSettings(requests=0))
     assert not off.enabled and all(off.wait("a") == 0.0 for _ in range(1000))
