@@ -3,7 +3,7 @@
 import logging
 
 from index.builder import ArticleSource, IndexReport, build_index
-from index.chunking import chunk_article, embed_text
+from index.chunking import chunk_article, embed_text, lexical_text
 from index.embedders import Embedder, get_embedder, register_embedder
 from index.filters import site_host
 from index.lexical import tokenize
@@ -41,6 +41,7 @@ __all__ = [
     "embed_text",
     "get_embedder",
     "is_small_talk",
+    "lexical_text",
     "query_language",
     "register_embedder",
     "site_host",

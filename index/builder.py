@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from index.cache import CACHE_FILE, CachedEmbedding, ChunkTexts, EmbeddingCache
-from index.chunking import chunk_article, embed_text
+from index.chunking import chunk_article, embed_text, lexical_text
 from index.dense import chunk_key
 from index.dense_build import dense_part, runners
 from index.embedders import Embedder, get_embedder
@@ -283,7 +283,7 @@ def _ordered(
     order = sorted(range(len(everything)), key=lambda i: _position(everything[i]))
     old = previous.tokens if previous is not None else None
     fresh = [i for i in order if i >= kept or old is None]
-    stream = tokens_of(ChunkTexts(everything, fresh))
+    stream = tokens_of(ChunkTexts(everything, fresh, lexical_text))
     table, done = TokenTable(), 0
     for i in order:
         if i < kept and old is not None:

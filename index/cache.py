@@ -157,11 +157,16 @@ def _misses(chunks: Sequence[Chunk], hashes: Sequence[str], missing: list[str]) 
 
 
 class ChunkTexts(Sequence[str]):
-    """The embedded texts (index/chunking.embed_text) of some chunks, made when asked: all
-    at once they cost ~1 KB a chunk."""
+    """The texts of some chunks, embedded (index/chunking.embed_text) or as BM25 sees them
+    (`text_of=lexical_text`), made when asked: all at once they cost ~1 KB a chunk."""
 
-    def __init__(self, chunks: Sequence[Chunk], rows: list[int]) -> None:
-        self._chunks, self._rows = chunks, rows
+    def __init__(
+        self,
+        chunks: Sequence[Chunk],
+        rows: list[int],
+        text_of: Callable[[Chunk], str] = embed_text,
+    ) -> None:
+        self._chunks, self._rows, self._text_of = chunks, rows, text_of
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -172,8 +177,8 @@ class ChunkTexts(Sequence[str]):
     def __getitem__(self, i: slice) -> list[str]: ...
     def __getitem__(self, i: int | slice) -> str | list[str]:
         if isinstance(i, slice):
-            return [embed_text(self._chunks[row]) for row in self._rows[i]]
-        return embed_text(self._chunks[self._rows[i]])
+            return [self._text_of(self._chunks[row]) for row in self._rows[i]]
+        return self._text_of(self._chunks[self._rows[i]])
 
 
 @dataclass

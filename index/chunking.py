@@ -13,12 +13,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from index.address import address_words
 from index.settings import IndexSettings
 from index.types import Chunk
 from ingest import Article
 
-# Bump when a change to this module changes chunk boundaries: indexes then rebuild in full.
-CHUNKER_VERSION = 1
+# Bump when a change to this module changes chunk boundaries or the texts that get embedded
+# and tokenized: indexes then rebuild in full. 2: address words (index/address.py).
+CHUNKER_VERSION = 2
 
 _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _FENCE = re.compile(r"^ {0,3}(```+|~~~+)")
@@ -76,9 +78,23 @@ def chunk_article(article: Article, settings: IndexSettings) -> list[Chunk]:
 
 
 def embed_text(chunk: Chunk) -> str:
-    """The text that gets embedded: title and heading path give a short chunk its context."""
+    """The text that gets embedded: the article's address words, title and heading path
+    give a short chunk its context."""
     context = f"{chunk.title} > {chunk.heading}" if chunk.heading else chunk.title
-    return f"{context}\n{chunk.text}" if context else chunk.text
+    body = f"{context}\n{chunk.text}" if context else chunk.text
+    address = address_words(chunk.url)
+    return f"{address}\n{body}" if address else body
+
+
+def lexical_text(chunk: Chunk) -> str:
+    """The text BM25 indexes: the embedded text with the address words once more.
+
+    Counted twice they act as a title field with double weight (BM25F-style): on the tune
+    split BM25-only MRR@10 went 0.813 → 0.835 with them once, 0.858 twice, 0.865 three
+    times, and hybrid was best at twice.
+    """
+    address = address_words(chunk.url)
+    return f"{address}\n{embed_text(chunk)}" if address else embed_text(chunk)
 
 
 def _chunk_id(url: str, heading: str, text: str) -> str:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 import random
+from dataclasses import replace
 
 import pytest
 
 from index import Chunk, IndexSettings, chunk_article
-from index.chunking import embed_text
+from index.address import address_words
+from index.chunking import embed_text, lexical_text
 from ingest import Article
 
 ZH_SENTENCES = "".join(
@@ -117,9 +119,40 @@ def test_chunk_ids_are_stable_and_unique() -> None:
     assert all(len(c.chunk_id) == 16 for c in first)
 
 
-def test_embed_text_prepends_title_and_heading() -> None:
+def test_embed_text_prepends_address_title_and_heading() -> None:
     chunk = next(c for c in _chunks() if c.heading == "Pipeline > Code")
-    assert embed_text(chunk) == f"Parallelism notes > Pipeline > Code\n{chunk.text}"
+    assert embed_text(chunk) == f"notes\nParallelism notes > Pipeline > Code\n{chunk.text}"
+    assert lexical_text(chunk) == f"notes\n{embed_text(chunk)}"  # address words count twice
+    opaque = replace(chunk, url="https://zhuanlan.zhihu.com/p/647843722")
+    assert embed_text(opaque) == f"Parallelism notes > Pipeline > Code\n{chunk.text}"
+    assert lexical_text(opaque) == embed_text(opaque)
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        (
+            "https://github.com/o/r/blob/main/llm-compression/quantization/llm-qat/LLM-QAT.md",
+            "llm-compression quantization llm-qat LLM-QAT",
+        ),
+        (  # percent-encoded Chinese file names are decoded; README says nothing
+            "https://github.com/o/r/blob/master/cuda/%E8%A7%84%E7%BA%A6/README.md",
+            "cuda 规约",
+        ),
+        ("https://github.com/o/r/blob/main/docs/llm-peft/MAM_Adapter.md", "llm-peft MAM Adapter"),
+        (
+            "https://github.com/o/r/blob/main/llm-algo/deepseek/DeepSeek-R1.md",
+            "llm-algo deepseek DeepSeek-R1",
+        ),
+        ("https://github.com/vllm-project/vllm", "vllm-project vllm"),
+        ("https://zhuanlan.zhihu.com/p/647843722", ""),  # ids name nothing
+        ("https://mp.weixin.qq.com/s/3GZvbu5Pk9gN5S8xUvq1Yw", ""),
+        ("https://juejin.cn/post/7301234567890?from=x", ""),
+        ("https://example.com/fp8-training/index.html", "fp8-training"),
+    ],
+)
+def test_address_words(url: str, words: str) -> None:
+    assert address_words(url) == words
 
 
 def test_long_sentence_without_punctuation_is_hard_split() -> None:

@@ -172,3 +172,28 @@ def test_cross_encoder_reranks_offline(data_dir: Path, use: Embedder) -> None:
     )
     assert [h.score for h in hits] == pytest.approx(own, abs=1e-5)
     assert own == sorted(own, reverse=True)
+
+
+def test_address_words_let_bm25_find_an_article_its_text_never_names(
+    tmp_path: Path, use: Embedder
+) -> None:
+    """The folder name is the only place "speculative decoding" occurs for the first article."""
+    articles = [
+        Article(
+            url="https://github.com/x/notes/blob/main/speculative-decoding/%E8%8D%89%E7%A8%BF.md",
+            title="草稿",
+            text="# 草稿\n\n先用小模型连续猜几个词，再让大模型一次核对，猜对的部分直接采用。\n",
+            id=1,
+        ),
+        Article(
+            url="https://example.org/greedy",
+            title="Greedy search",
+            text="# Greedy search\n\nGreedy decoding always picks the most likely next token.\n",
+            id=2,
+        ),
+    ]
+    build_index(FakeSource(articles), tmp_path, IndexSettings(), embedder=use)
+    index = load(tmp_path, use, glossary="")
+    hits = index.search("speculative decoding", 2, mode="lexical")
+    assert [h.chunk.article_id for h in hits] == [1, 2]
+    assert hits[0].lexical > hits[1].lexical
