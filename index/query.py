@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 Language = Literal["zh", "en"]
+ONE_WAY = "en-only"  # third glossary column: the term expands English queries only
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -54,10 +55,14 @@ def is_small_talk(text: str) -> bool:
 
 @dataclass(frozen=True)
 class Term:
-    """One glossary concept: its English and its Chinese names."""
+    """One glossary concept: its English and its Chinese names.
+
+    A one-way term expands English queries only: its Chinese names are not matched.
+    """
 
     english: tuple[str, ...]
     chinese: tuple[str, ...]
+    two_way: bool = True
 
 
 class Glossary:
@@ -67,7 +72,7 @@ class Glossary:
         self.terms = terms
         by_english = {name: t for t in terms for name in t.english}
         # Single ideographs (图, 流) occur inside too many unrelated words to match safely.
-        by_chinese = {name: t for t in terms for name in t.chinese if len(name) > 1}
+        by_chinese = {name: t for t in terms if t.two_way for name in t.chinese if len(name) > 1}
         self._english = by_english
         self._chinese = by_chinese
         self._english_re = _alternation(by_english, english=True)
@@ -75,18 +80,26 @@ class Glossary:
 
     @classmethod
     def parse(cls, text: str, origin: str = "glossary") -> Glossary:
-        """Lines of "english|names<TAB>中文|名称"; blank lines and # comments skipped."""
+        """Lines of "english|names<TAB>中文|名称[<TAB>en-only]"; blank lines, # comments skipped.
+
+        "en-only" makes a term one-way: English queries get its Chinese names, Chinese
+        queries do not get its English ones (generic words such as 输入 ↔ input would only
+        add noise to a Chinese query, whose articles already use the Chinese word).
+        """
         terms: list[Term] = []
         for number, line in enumerate(text.splitlines(), 1):
             if not line.strip() or line.startswith("#"):
                 continue
             parts = line.split("\t")
-            if len(parts) != 2:
-                raise ValueError(f"{origin}:{number}: expected 'english<TAB>chinese', got {line!r}")
-            english, chinese = (_names(part) for part in parts)
+            if len(parts) not in (2, 3) or parts[2:] not in ([], [ONE_WAY]):
+                raise ValueError(
+                    f"{origin}:{number}: expected 'english<TAB>chinese[<TAB>{ONE_WAY}]', "
+                    f"got {line!r}"
+                )
+            english, chinese = (_names(part) for part in parts[:2])
             if not english or not chinese:
                 raise ValueError(f"{origin}:{number}: both an English and a Chinese name needed")
-            terms.append(Term(tuple(n.lower() for n in english), chinese))
+            terms.append(Term(tuple(n.lower() for n in english), chinese, len(parts) == 2))
         return cls(terms)
 
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -81,7 +82,8 @@ def test_plan_carries_expansions_and_translation() -> None:
 def test_bad_glossary_line_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "terms.tsv"
     path.write_text("gradient clipping 梯度裁剪\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"terms\.tsv:1: expected 'english<TAB>chinese'"):
+    expected = r"terms\.tsv:1: expected 'english<TAB>chinese\[<TAB>en-only\]'"
+    with pytest.raises(ValueError, match=expected):
         Glossary.load(path)
 
 
@@ -91,6 +93,33 @@ def test_bundled_glossary_has_a_few_hundred_terms() -> None:
     assert "梯度裁剪" in glossary.expansions("gradient clipping")
     assert "张量并行" in glossary.expansions("tensor parallelism")
     assert {"投机采样", "推测解码"} <= set(glossary.expansions("speculative decoding"))
+
+
+def test_bundled_glossary_lines_are_well_formed_and_names_unique() -> None:
+    # parse() skips empty names and keeps only the last line of a repeated English name,
+    # so a stray "||" or a name written on two lines would silently lose expansions.
+    text = resources.files("index").joinpath("data/glossary.tsv").read_text("utf-8")
+    owner: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        english, chinese, *flag = line.split("\t")
+        assert flag in ([], ["en-only"]), f"line {number}: {line!r}"
+        for side in (english, chinese):
+            names = side.split("|")
+            assert all(n and n == n.strip() for n in names), f"line {number}: {line!r}"
+        for name in english.lower().split("|"):
+            assert name not in owner, f"{name!r} on lines {owner.get(name)} and {number}"
+            owner[name] = number
+
+
+def test_en_only_terms_expand_english_queries_only() -> None:
+    glossary = Glossary.parse("throughput\t吞吐量\ten-only\nkv cache\tKV缓存\n")
+    assert glossary.expansions("How is throughput measured?") == ["吞吐量"]
+    assert glossary.expansions("吞吐量怎么测？") == []  # one-way: no English for Chinese queries
+    assert glossary.expansions("KV缓存有多大？") == ["kv cache"]  # two-way as before
+    with pytest.raises(ValueError, match="en-only"):
+        Glossary.parse("throughput\t吞吐量\tboth\n")
 
 
 def _chunk(row: int, url: str, topic: str) -> Chunk:
