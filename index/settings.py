@@ -36,13 +36,13 @@ class IndexSettings(BaseModel):
         1.0, ge=0, description="Weight of the dense ranking in RRF for Chinese queries."
     )
     lexical_weight: float = Field(
-        1.2, ge=0, description="Weight of the BM25 ranking in RRF for Chinese queries."
+        1.5, ge=0, description="Weight of the BM25 ranking in RRF for Chinese queries."
     )
     en_dense_weight: float = Field(
         1.0, ge=0, description="Weight of the dense ranking in RRF for English queries."
     )
     en_lexical_weight: float = Field(
-        1.2, ge=0, description="Weight of the BM25 ranking in RRF for English queries."
+        1.5, ge=0, description="Weight of the BM25 ranking in RRF for English queries."
     )
     glossary: str = Field(
         "bundled",
