@@ -9,6 +9,7 @@ mentions.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -72,7 +73,12 @@ class Glossary:
         self.terms = terms
         by_english = {name: t for t in terms for name in t.english}
         # Single ideographs (图, 流) occur inside too many unrelated words to match safely.
-        by_chinese = {name: t for t in terms if t.two_way for name in t.chinese if len(name) > 1}
+        # A Chinese name can belong to several concepts (算子: operator and kernel): all count.
+        by_chinese: dict[str, list[Term]] = {}
+        for term in terms:
+            for name in term.chinese if term.two_way else ():
+                if len(name) > 1:
+                    by_chinese.setdefault(name, []).append(term)
         self._english = by_english
         self._chinese = by_chinese
         self._english_re = _alternation(by_english, english=True)
@@ -119,7 +125,9 @@ class Glossary:
             (self._english[m.group(1)], True) for m in self._english_re.finditer(query.lower())
         ]
         return found + [
-            (self._chinese[m.group(0)], False) for m in self._chinese_re.finditer(query)
+            (term, False)
+            for m in self._chinese_re.finditer(query)
+            for term in self._chinese[m.group(0)]
         ]
 
     def expansions(self, query: str) -> list[str]:
@@ -195,7 +203,7 @@ def _names(field: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in field.split("|") if name.strip())
 
 
-def _alternation(names: dict[str, Term], *, english: bool) -> re.Pattern[str]:
+def _alternation(names: Collection[str], *, english: bool) -> re.Pattern[str]:
     if not names:
         return re.compile(r"(?!x)x")  # matches nothing
     ordered = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))

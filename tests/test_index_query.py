@@ -122,6 +122,11 @@ def test_en_only_terms_expand_english_queries_only() -> None:
         Glossary.parse("throughput\t吞吐量\tboth\n")
 
 
+def test_a_chinese_name_of_two_concepts_expands_to_both() -> None:
+    glossary = Glossary.parse("operator|op\t算子\nkernel\t核函数|算子\n")
+    assert glossary.expansions("算子怎么写？") == ["operator", "op", "kernel"]
+
+
 def _chunk(row: int, url: str, topic: str) -> Chunk:
     return Chunk(str(row), row, url, "t", "", "text", 0, 4, topic)
 
