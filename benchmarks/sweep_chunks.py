@@ -2,7 +2,7 @@
 
     python benchmarks/sweep_chunks.py eval/dev.jsonl [--data /work/archive-data]
         [--work /work] [--pairs 400/0,400/80,600/80,800/120,1000/150]
-        [--split tune|heldout|all] [--markdown]
+        [--split tune|heldout|all] [--rebuild]
 
 Each pair gets its own data dir WORK/sweep-SIZE-OVERLAP holding copies of the store and the
 embedding cache (the cache is carried from pair to pair, so a repeated run embeds nothing
