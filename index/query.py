@@ -97,7 +97,7 @@ class Glossary:
             if not line.strip() or line.startswith("#"):
                 continue
             parts = line.split("\t")
-            if len(parts) not in (2, 3) or parts[2:] not in ([], [ONE_WAY]):
+            if len(parts) < 2 or parts[2:] not in ([], [ONE_WAY]):
                 raise ValueError(
                     f"{origin}:{number}: expected 'english<TAB>chinese[<TAB>{ONE_WAY}]', "
                     f"got {line!r}"

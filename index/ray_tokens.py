@@ -41,20 +41,17 @@ def token_runner(ray: RaySettings | None) -> TokenRunner:
 
 
 def _tokenize_batch(texts: list[str]) -> list[list[str]]:
-    return [tokenize(text) for text in texts]
+    return list(local_tokens(texts))
 
 
 def _on_ray(texts: Sequence[str], cluster: RaySettings) -> Iterator[list[str]]:
-    from ingest.ray_cluster import connected, import_ray, in_order  # local builds skip Ray
+    from ingest.ray_cluster import batched, connected, import_ray, in_order  # local: no Ray
 
     ray = import_ray()
     stage = cluster.tokenize
     with connected(ray, cluster.address):
         task = ray.remote(num_cpus=stage.cpus_per_worker, max_retries=3)(_tokenize_batch)
-        calls = (
-            task.remote(list(texts[start : start + stage.batch_size]))
-            for start in range(0, len(texts), stage.batch_size)
-        )
+        calls = (task.remote(batch) for batch in batched(texts, stage.batch_size))
         # One task more than the workers: the next batch waits ready while the driver
         # numbers the words of the last one.
         with closing(in_order(ray, calls, stage.concurrency + 1)) as results:

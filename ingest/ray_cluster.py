@@ -11,11 +11,13 @@ from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from ingest.settings import RayIngestSettings
 
-__all__ = ["ClusterError", "RayIngest", "connected", "import_ray", "in_order"]
+__all__ = ["ClusterError", "RayIngest", "batched", "connected", "import_ray", "in_order"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -89,3 +91,15 @@ def in_order(ray: Any, calls: Iterable[Any], window: int) -> Generator[Any, None
     finally:
         for ref in pending:  # stopped early: what is still running is not wanted
             ray.cancel(ref)
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of `size`, each made when asked for (tasks are submitted as pulled)."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

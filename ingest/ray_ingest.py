@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from datasketch import MinHash
 
@@ -34,16 +34,15 @@ from ingest.extract import Extracted, Skip, extract_page
 from ingest.fetch import Fetcher, Validators, host_key
 from ingest.fetch_batch import fetch_with, run_sync
 from ingest.local import FileJob, GroupJob, GroupRead, Outcomes, read_group
-from ingest.ray_cluster import RayIngest, import_ray, in_order
+from ingest.ray_cluster import RayIngest, batched, import_ray, in_order
 from ingest.settings import FetchSettings
 from ingest.types import FetchResult, Link
 
 if TYPE_CHECKING:
     from ingest.links import LinkRun
 
-__all__ = ["fetch_links", "read_warc_groups"]
+__all__ = ["extract_files", "fetch_links", "read_warc_groups"]
 
-T = TypeVar("T")
 Outcome = Extracted | Skip | None  # None: not extracted (a failed or unchanged fetch)
 Landed = Callable[[FetchResult, Outcome], None]
 Item = tuple[str, str]  # (URL, anchor text)
@@ -52,18 +51,6 @@ Item = tuple[str, str]  # (URL, anchor text)
 def _extracted(result: FetchResult, anchor: str, min_chars: int) -> tuple[FetchResult, Outcome]:
     outcome = extract_page(result, anchor, min_chars=min_chars) if result.ok else None
     return result, outcome
-
-
-def _pulled(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """`items` in lists of `size`, each made when asked for."""
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 # --- WARC sources: shards of articles by record offset -------------------------------------
@@ -85,7 +72,7 @@ def read_warc_groups(
     """`read_group` of every job, on Ray, in the order of `jobs` (closing it cancels the rest)."""
     ray, stage = import_ray(), cluster.stage
     task = ray.remote(num_cpus=stage.cpus_per_task)(_read_groups)
-    shards = _pulled(jobs, stage.batch_size)
+    shards = batched(jobs, stage.batch_size)
     calls = (task.remote(str(path), list(shard), min_chars) for shard in shards)
     with closing(in_order(ray, calls, stage.concurrency)) as results:
         for reads in results:
@@ -111,7 +98,7 @@ def extract_files(cluster: RayIngest, jobs: Iterable[FileJob], min_chars: int) -
     sent: deque[list[FileJob]] = deque()
 
     def calls() -> Iterator[Any]:
-        for batch in _pulled(jobs, stage.batch_size):
+        for batch in batched(jobs, stage.batch_size):
             sent.append(batch)
             yield task.remote([job.result for job in batch], min_chars)
 
@@ -149,7 +136,7 @@ def _replay_links(run: LinkRun, replay: WarcReplay, items: list[Item], landed: L
     path, min_chars = str(replay.path), run.settings.min_chars
     calls = (
         task.remote(path, replay.github_raw, index, list(batch), min_chars)
-        for batch in _pulled(items, stage.batch_size)
+        for batch in batched(items, stage.batch_size)
     )
     with closing(in_order(ray, calls, stage.concurrency)) as results:  # cancels on Interrupted
         for pairs in results:
