@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from index.adapter import QueryAdapter, build_adapter
 from index.cache import CACHE_FILE, CachedEmbedding, ChunkTexts, EmbeddingCache
 from index.chunking import chunk_article, embed_text, lexical_text
 from index.dense import chunk_key
@@ -181,8 +182,13 @@ def _write(build: _Build) -> tuple[str, Path, dict[str, Any], int]:
         plan = build.plan
         dense = dense_part(build.previous, plan.kept, plan.added, plan.removed, embed,
                            build.settings, sharder)  # fmt: skip
+        live = QueryAdapter.load(build.previous.folder) if build.previous else None
+        adapter = build_adapter(plan.kept + plan.added, build.settings, embed, build.notify,
+                                (live, len(plan.added) + len(plan.removed)))  # fmt: skip
     with staging_folder(build.data_dir) as (version, staging):
         dense.save(staging / DENSE_FILE)
+        if adapter is not None:
+            adapter.save(staging)
         dim = dense.dim
         del dense  # saved: the BM25 build below gets its memory back
         meta = make_meta(build.fingerprint, dim, plan.articles, len(plan.kept) + len(plan.added))

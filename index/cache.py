@@ -212,6 +212,25 @@ class CachedEmbedding:
                                        self.notify)  # fmt: skip
         return hashes
 
+    def texts(self, texts: Sequence[str], stage: str) -> np.ndarray:
+        """Vectors of plain texts (not chunks) through the cache, misses embedded by the
+        runner shortest first; progress goes to `stage`. Not counted in `embedded`."""
+        hashes = [text_hash(text) for text in texts]
+        absent = set(self.cache.missing(self.embedder_id, _unique(hashes)))
+        first: dict[str, int] = {}
+        for i, key in enumerate(hashes):
+            if key in absent:
+                first.setdefault(key, i)
+        rows = sorted(first.values(), key=lambda i: len(texts[i]))
+        done = len(texts) - len(rows)
+        self.notify(stage, done, len(texts))
+        misses = [hashes[i] for i in rows], [texts[i] for i in rows]
+        for batch, vectors in self.runner(*misses) if rows else ():
+            self.cache.put_many(self.embedder_id, zip(batch, vectors, strict=True))
+            done += len(batch)
+            self.notify(stage, done, len(texts))
+        return self.matrix(hashes)
+
     def read(self, hashes: Sequence[str]) -> Iterator[tuple[int, np.ndarray]]:
         """(first row, vectors) of cached texts, in order, _BLOCK rows at a time."""
         dim = None

@@ -8,6 +8,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from index.adapter import QueryAdapter
 from index.chunking import embed_text
 from index.dense import DenseIndex, chunk_key
 from index.embedders import Embedder, get_embedder, normalize
@@ -48,8 +49,10 @@ class SearchIndex:
         lexical: LexicalIndex,
         embedder: Embedder,
         settings: IndexSettings,
+        adapter: QueryAdapter | None = None,
     ) -> None:
         self.version = version
+        self.adapter = adapter
         self.meta = meta
         self.embedder = embedder
         self.settings = settings
@@ -86,6 +89,7 @@ class SearchIndex:
             chunks = list(read_chunks(folder))
             dense = DenseIndex.load(folder / DENSE_FILE, settings)
             lexical = LexicalIndex.load(folder / LEXICAL_DIR, mmap=settings.bm25_mmap)
+            adapter = QueryAdapter.load(folder)
         except (OSError, ValueError, TypeError, RuntimeError) as exc:
             raise IndexLoadError(f"damaged index in {folder} ({exc}): run `linkrag index`") from exc
         if dense.size != len(chunks) or dense.dim != meta.get("dim"):
@@ -102,6 +106,7 @@ class SearchIndex:
             lexical=lexical,
             embedder=embedder,
             settings=settings,
+            adapter=adapter,
         )
 
     def corpus_text(self) -> str:
@@ -175,7 +180,8 @@ class SearchIndex:
             return []
         pool = max(self.settings.candidates, k)
         vector = self._query_vector(plan)
-        dense = self._dense_rows(vector, pool, allowed) if mode != "lexical" else []
+        ranking = self.adapter.apply(vector) if self.adapter is not None else vector
+        dense = self._dense_rows(ranking, pool, allowed) if mode != "lexical" else []
         lexical = []
         if mode != "dense":
             lexical = self._lexical.search(query_tokens(plan.lexical_text), pool, allowed)
@@ -190,7 +196,9 @@ class SearchIndex:
         rows = collapse(
             order, lambda row: self._chunks[row].article_id, self.settings.per_article, k
         )
-        return self._hits(rows, fused, dense, lexical, vector)
+        # Hits report the raw cosine: abstention thresholds are calibrated on it.
+        raw = dense if self.adapter is None else []
+        return self._hits(rows, fused, raw, lexical, vector)
 
     def _adjust(self, fused: dict[int, float], plan: QueryPlan) -> dict[int, float]:
         """Navigation chunks demoted; chunks naming every code identifier promoted."""

@@ -91,6 +91,27 @@ class IndexSettings(BaseModel):
             "--some-flag); 1 = off."
         ),
     )
+    adapter: bool = Field(
+        True,
+        description=(
+            "Fit a query-side linear adapter for dense search at build time, from the "
+            "corpus's own passages (a sentence of each must find its passage); false = raw "
+            "embedder vectors."
+        ),
+    )
+    adapter_pairs: int = Field(
+        20000, ge=2, description="At most this many passages (one sentence each) train it."
+    )
+    adapter_epochs: int = Field(2, ge=1, le=50, description="Passes over those pairs.")
+    adapter_refit: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "An incremental build keeps the live adapter unless more than this share of "
+            "passages was added or removed; 0 = always refit."
+        ),
+    )
     per_article: int = Field(
         2, ge=1, description="At most this many chunks per article in results."
     )
