@@ -7,8 +7,8 @@ index is untouched. It is fitted at build time with the inverse cloze task: one 
 of each passage is the query, and the passage must win a softmax over the other passages.
 No labels are needed, and nothing from the eval set is seen.
 
-On the dev set this lifted dense-only recall@1 from 0.62 to 0.70 on tune, and hybrid
-recall@1 on the held-out split from 0.73 to 0.82 (README, "Query adapter").
+On the dev set it lifted dense-only recall@1 from 0.617 to 0.700 on tune, and hybrid
+MRR@10 over all 120 answerable questions from 0.871 to 0.885 (README, "Query adapter").
 """
 
 from __future__ import annotations
@@ -101,32 +101,56 @@ def training_pairs(chunks: Sequence[Chunk], limit: int) -> list[tuple[int, str]]
 def fit_adapter(queries: np.ndarray, passages: np.ndarray, epochs: int) -> np.ndarray:
     """A (d x d) such that unit(A @ queries[i]) ranks passages[i] first among `passages`.
 
-    Full softmax over every passage given (up to the `adapter_pairs` cap), trained with
-    Adam from the identity; deterministic for the same inputs.
+    Softmax cross-entropy over every passage given (at most `adapter_pairs`), Adam from the
+    identity, gradients written out in numpy: torch would add 2.5 s of import and ~450 MB
+    to every build for one matrix. Deterministic for the same inputs.
     """
-    import torch  # only builds need it; search applies the matrix with numpy
-
-    torch.manual_seed(_SEED)
-    dim = queries.shape[1]
-    q_all = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32))
-    p_all = torch.from_numpy(np.ascontiguousarray(passages, dtype=np.float32))
-    eye = torch.eye(dim)
-    matrix = torch.nn.Parameter(eye.clone())
-    optimizer = torch.optim.Adam([matrix], lr=_LEARNING_RATE)
+    q_all = np.ascontiguousarray(queries, dtype=np.float32)
+    p_all = np.ascontiguousarray(passages, dtype=np.float32)
+    eye = np.eye(q_all.shape[1], dtype=np.float32)
+    matrix, adam = eye.copy(), _Adam(eye.shape)
     shuffle = np.random.default_rng(_SEED)
     for _ in range(epochs):
-        order = torch.from_numpy(shuffle.permutation(len(q_all)))
-        for start in range(0, len(q_all), _BATCH):
+        order = shuffle.permutation(len(q_all))
+        for start in range(0, len(order), _BATCH):
             rows = order[start : start + _BATCH]
-            adapted = torch.nn.functional.normalize(q_all[rows] @ matrix.T, dim=1)
-            logits = adapted @ p_all.T / _TEMPERATURE
-            loss = torch.nn.functional.cross_entropy(logits, rows)
-            loss = loss + _PULL_TO_IDENTITY * ((matrix - eye) ** 2).sum()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    fitted: np.ndarray = matrix.detach().numpy().astype(np.float32)
-    return fitted
+            gradient = _gradient(matrix, q_all[rows], p_all, rows)
+            matrix -= adam.step(gradient + 2 * _PULL_TO_IDENTITY * (matrix - eye))
+    return matrix
+
+
+def _gradient(matrix: np.ndarray, q: np.ndarray, p: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """d(mean cross-entropy of softmax(unit(q A^T) p^T / T) against `targets`) / dA."""
+    z = q @ matrix.T
+    norms = np.linalg.norm(z, axis=1, keepdims=True)
+    u = z / norms
+    logits = u @ p.T / _TEMPERATURE
+    logits -= logits.max(axis=1, keepdims=True)
+    probs = np.exp(logits)
+    probs /= probs.sum(axis=1, keepdims=True)
+    probs[np.arange(len(targets)), targets] -= 1.0
+    d_u = (probs / len(targets)) @ p / _TEMPERATURE
+    d_z = (d_u - u * np.sum(u * d_u, axis=1, keepdims=True)) / norms
+    gradient: np.ndarray = d_z.T @ q
+    return gradient
+
+
+class _Adam:
+    """Adam (Kingma & Ba) for one parameter array: returns the step to subtract."""
+
+    def __init__(self, shape: tuple[int, ...], beta1: float = 0.9, beta2: float = 0.999) -> None:
+        self.m: np.ndarray = np.zeros(shape, np.float32)
+        self.v: np.ndarray = np.zeros(shape, np.float32)
+        self.beta1, self.beta2, self.t = beta1, beta2, 0
+
+    def step(self, gradient: np.ndarray) -> np.ndarray:
+        self.t += 1
+        self.m = self.beta1 * self.m + (1 - self.beta1) * gradient
+        self.v = self.beta2 * self.v + (1 - self.beta2) * gradient**2
+        m_hat = self.m / (1 - self.beta1**self.t)
+        v_hat = self.v / (1 - self.beta2**self.t)
+        update: np.ndarray = (_LEARNING_RATE * m_hat / (np.sqrt(v_hat) + 1e-8)).astype(np.float32)
+        return update
 
 
 class QueryAdapter:

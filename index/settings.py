@@ -100,9 +100,9 @@ class IndexSettings(BaseModel):
         ),
     )
     adapter_pairs: int = Field(
-        20000, ge=2, description="At most this many passages (one sentence each) train it."
+        8000, ge=2, description="At most this many passages (one sentence each) train it."
     )
-    adapter_epochs: int = Field(2, ge=1, le=50, description="Passes over those pairs.")
+    adapter_epochs: int = Field(3, ge=1, le=50, description="Passes over those pairs.")
     adapter_refit: float = Field(
         0.05,
         ge=0.0,

@@ -23,12 +23,13 @@ from ray_support import session_pids
 
 from assistant import AppConfig, Assistant, ConfigError, load_config
 from index import IndexSettings, RaySettings, SearchIndex
-from index.cache import CACHE_FILE
+from index.cache import CACHE_FILE, text_hash
+from index.chunking import embed_text
 from index.dense import DenseIndex
 from index.lexical import tokenize
 from index.ray_tokens import token_runner
 from index.state import ARTICLES_FILE, TOKENS_FILE
-from index.store import CHUNKS_FILE, DENSE_FILE, current_folder
+from index.store import CHUNKS_FILE, DENSE_FILE, current_folder, read_chunks
 from ingest.ray_cluster import ClusterError
 from ingest.store import DB_NAME
 from ui.cli import main
@@ -168,8 +169,7 @@ def test_a_ray_build_equals_a_local_one_despite_a_killed_worker(
     # Only cache misses travel: the Ray build starts from the local cache minus ~5/16 of it.
     (tmp_path / "ray").mkdir()
     shutil.copy(tmp_path / "local" / CACHE_FILE, tmp_path / "ray" / CACHE_FILE)
-    with sqlite3.connect(tmp_path / "ray" / CACHE_FILE) as db:
-        dropped = db.execute("DELETE FROM embeddings WHERE text_hash < '5'").rowcount
+    dropped = _drop_cached(tmp_path / "ray" / CACHE_FILE, "5", local.index.path)
     chaos = _KillOneWorker(session)
     with caplog.at_level(logging.INFO):
         ray = Assistant(_config(tmp_path / "ray", "ray", address)).rebuild(chaos, sources=source)
@@ -181,6 +181,17 @@ def test_a_ray_build_equals_a_local_one_despite_a_killed_worker(
     assert _merged_sub_indexes(caplog.text) >= dropped // 4
     assert _tokenized_on_ray(caplog.text) == ray.index.chunks  # in tasks of 8 chunks
     _assert_same_build(ray.index.path, local.index.path, use)
+
+
+def _drop_cached(cache: Path, below: str, version: Path) -> int:
+    """Delete the cached vectors whose hash sorts below `below`; returns how many were the
+    chunks' (the others are the query adapter's probe sentences, which `embedded` skips)."""
+    chunks = {text_hash(embed_text(chunk)) for chunk in read_chunks(version)}
+    with sqlite3.connect(cache) as db:
+        query = "SELECT text_hash FROM embeddings WHERE text_hash < ?"
+        gone = [key for (key,) in db.execute(query, (below,))]
+        db.execute("DELETE FROM embeddings WHERE text_hash < ?", (below,))
+    return sum(1 for key in gone if key in chunks)
 
 
 def _tokenized_on_ray(log: str) -> int:
@@ -210,8 +221,7 @@ def test_a_ray_build_of_the_shared_archive_equals_the_local_one(
     # Ingest stays local (fetch and extract on Ray are not built yet): the same store.
     for name in (DB_NAME, CACHE_FILE):
         shutil.copy(shared_archive / name, data / name)
-    with sqlite3.connect(data / CACHE_FILE) as db:
-        dropped = db.execute("DELETE FROM embeddings WHERE text_hash < '0c'").rowcount
+    dropped = _drop_cached(data / CACHE_FILE, "0c", current_folder(shared_archive))
     with caplog.at_level(logging.INFO):
         report = Assistant(_config(data, "ray", ray_cluster[0], batch=64)).reindex()
 
