@@ -45,7 +45,7 @@ def build_adapter(
     previous: tuple[QueryAdapter | None, int] = (None, 0),
 ) -> QueryAdapter | None:
     """The query adapter for these chunks, probes embedded through the cache; None when
-    `index.adapter` is off or there are fewer than two passages to tell apart.
+    `index.adapter` is off or fewer than `adapter_min_passages` passages have a probe.
 
     `previous` is the live version's adapter and how many passages were added or removed
     since: under `adapter_refit` of the corpus it is kept, so a small update stays fast.
@@ -54,7 +54,7 @@ def build_adapter(
     if settings.adapter and adapter is not None and changed <= settings.adapter_refit * len(chunks):
         return adapter
     pairs = training_pairs(chunks, settings.adapter_pairs) if settings.adapter else []
-    if len(pairs) < 2:
+    if len(pairs) < settings.adapter_min_passages:
         return None
     queries = embed.texts([text for _, text in pairs], "probe")
     passages = embed([chunks[row] for row, _ in pairs])

@@ -103,6 +103,14 @@ class IndexSettings(BaseModel):
         8000, ge=2, description="At most this many passages (one sentence each) train it."
     )
     adapter_epochs: int = Field(3, ge=1, le=50, description="Passes over those pairs.")
+    adapter_min_passages: int = Field(
+        1000,
+        ge=2,
+        description=(
+            "Smaller corpora get no adapter: a few Adam steps on a few hundred passages "
+            "leave the 512x512 map at the identity, and the probes cost embedding time."
+        ),
+    )
     adapter_refit: float = Field(
         0.05,
         ge=0.0,

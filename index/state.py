@@ -39,7 +39,7 @@ ARTICLES_FILE = "articles.json"
 # Settings that decide what a version holds; the rest (fusion weights, k) apply at query time.
 _SHAPING = ("chunk_size", "chunk_overlap", "dense", "hnsw_m", "hnsw_ef_construction",
             "ivf_nlist", "pq_m", "pq_bits", "adapter", "adapter_pairs",
-            "adapter_epochs")  # fmt: skip
+            "adapter_epochs", "adapter_min_passages")  # fmt: skip
 
 
 def fingerprint(settings: IndexSettings, embedder_id: str) -> dict[str, Any]:

@@ -71,9 +71,11 @@ def test_fitting_teaches_queries_to_find_their_passages() -> None:
 
 
 def test_a_build_fits_the_adapter_and_search_ranks_with_it(tmp_path: Path, use: Any) -> None:
-    settings = IndexSettings(chunk_size=100, chunk_overlap=0)
-    report = build_index(FakeSource(corpus()), tmp_path, settings, embedder=use)
-    assert (report.path / ADAPTER_FILE).exists()
+    settings = IndexSettings(chunk_size=100, chunk_overlap=0, adapter_min_passages=2)
+    calls: list[str] = []
+    report = build_index(FakeSource(corpus()), tmp_path, settings, embedder=use,
+                         progress=lambda stage, done, total: calls.append(stage))  # fmt: skip
+    assert (report.path / ADAPTER_FILE).exists() and {"probe", "adapt"} <= set(calls)
     index = SearchIndex.load(tmp_path, settings, embedder=use)
     assert index.adapter is not None and not np.allclose(index.adapter.matrix, np.eye(512))
     # A strong adapter (a random rotation) makes its effect on the ranking unmistakable.
@@ -92,14 +94,25 @@ def test_a_build_fits_the_adapter_and_search_ranks_with_it(tmp_path: Path, use: 
 
 
 def test_adapter_off_writes_none_and_search_uses_raw_vectors(tmp_path: Path, use: Any) -> None:
-    settings = IndexSettings(adapter=False)
+    settings = IndexSettings(adapter=False, adapter_min_passages=2)
     report = build_index(FakeSource(corpus()), tmp_path, settings, embedder=use)
     assert not (report.path / ADAPTER_FILE).exists()
     assert SearchIndex.load(tmp_path, settings, embedder=use).adapter is None
 
 
+def test_a_corpus_below_the_minimum_gets_no_adapter(tmp_path: Path, use: Any) -> None:
+    chunks = build_index(FakeSource(corpus()), tmp_path / "a", IndexSettings(), embedder=use)
+    assert 2 < chunks.chunks < IndexSettings().adapter_min_passages
+    assert not (chunks.path / ADAPTER_FILE).exists()
+    fitted = IndexSettings(adapter_min_passages=chunks.chunks // 2)
+    report = build_index(FakeSource(corpus()), tmp_path / "b", fitted, embedder=use)
+    assert (report.path / ADAPTER_FILE).exists()
+
+
 def test_a_small_update_keeps_the_live_adapter_and_full_refits(tmp_path: Path, use: Any) -> None:
-    settings = IndexSettings(chunk_size=100, chunk_overlap=0, adapter_refit=0.5)
+    settings = IndexSettings(
+        chunk_size=100, chunk_overlap=0, adapter_refit=0.5, adapter_min_passages=2
+    )
     first = build_index(FakeSource(corpus()), tmp_path, settings, embedder=use)
     articles = corpus()
     articles[0] = replace(articles[0], text=articles[0].text + "\n附：ZeRO++ 进一步压缩通信。\n")
