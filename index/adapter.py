@@ -160,9 +160,15 @@ class QueryAdapter:
         self.matrix = np.asarray(matrix, dtype=np.float32)
 
     @classmethod
-    def load(cls, folder: Path) -> QueryAdapter | None:
+    def load(cls, folder: Path, dim: int) -> QueryAdapter | None:
+        """The version's adapter, None if it has none; ValueError if it is not dim x dim."""
         path = folder / ADAPTER_FILE
-        return cls(np.load(path)) if path.exists() else None
+        if not path.exists():
+            return None
+        matrix = np.load(path)
+        if matrix.shape != (dim, dim):
+            raise ValueError(f"{ADAPTER_FILE} holds a {matrix.shape} array, not {dim} x {dim}")
+        return cls(matrix)
 
     def save(self, folder: Path) -> None:
         np.save(folder / ADAPTER_FILE, self.matrix)

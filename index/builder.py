@@ -182,7 +182,7 @@ def _write(build: _Build) -> tuple[str, Path, dict[str, Any], int]:
         plan = build.plan
         dense = dense_part(build.previous, plan.kept, plan.added, plan.removed, embed,
                            build.settings, sharder)  # fmt: skip
-        live = QueryAdapter.load(build.previous.folder) if build.previous else None
+        live = QueryAdapter.load(build.previous.folder, dense.dim) if build.previous else None
         adapter = build_adapter(plan.kept + plan.added, build.settings, embed, build.notify,
                                 (live, len(plan.added) + len(plan.removed)))  # fmt: skip
     with staging_folder(build.data_dir) as (version, staging):

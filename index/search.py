@@ -89,7 +89,7 @@ class SearchIndex:
             chunks = list(read_chunks(folder))
             dense = DenseIndex.load(folder / DENSE_FILE, settings)
             lexical = LexicalIndex.load(folder / LEXICAL_DIR, mmap=settings.bm25_mmap)
-            adapter = QueryAdapter.load(folder)
+            adapter = QueryAdapter.load(folder, int(meta.get("dim", 0)))
         except (OSError, ValueError, TypeError, RuntimeError) as exc:
             raise IndexLoadError(f"damaged index in {folder} ({exc}): run `linkrag index`") from exc
         if dense.size != len(chunks) or dense.dim != meta.get("dim"):

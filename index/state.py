@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from index.adapter import QueryAdapter
 from index.chunking import CHUNKER_VERSION
 from index.lexical import tokenizer_id
 from index.settings import IndexSettings
@@ -105,6 +106,7 @@ def load_previous(data_dir: Path, wanted: dict[str, Any]) -> tuple[Previous | No
         chunks = list(read_chunks(folder))
         tokens = TokenTable.of(read_tokens(folder))
         signatures = read_signatures(folder)
+        QueryAdapter.load(folder, int(meta.get("dim", 0)))  # a bad one: rebuild in full
     except (OSError, ValueError, TypeError) as exc:
         return None, f"the live index is unreadable ({exc})"
     if len(tokens) != len(chunks):

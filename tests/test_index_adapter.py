@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from test_index_support import FakeSource, corpus
 
-from index import IndexSettings, SearchIndex, build_index
+from index import IndexLoadError, IndexSettings, SearchIndex, build_index
 from index.adapter import ADAPTER_FILE, QueryAdapter, fit_adapter, probe, training_pairs
 from index.dense import chunk_key
 from index.types import Chunk
@@ -122,3 +122,21 @@ def test_a_small_update_keeps_the_live_adapter_and_full_refits(tmp_path: Path, u
     np.testing.assert_array_equal(kept, np.load(first.path / ADAPTER_FILE))
     refit = build_index(FakeSource(articles), tmp_path, settings, embedder=use, full=True)
     assert not np.array_equal(np.load(refit.path / ADAPTER_FILE), kept)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "wrong shape"])
+def test_a_damaged_adapter_is_a_clear_error_and_the_next_build_repairs_it(
+    tmp_path: Path, use: Any, damage: str
+) -> None:
+    settings = IndexSettings(adapter_min_passages=2)
+    first = build_index(FakeSource(corpus()), tmp_path, settings, embedder=use)
+    path = first.path / ADAPTER_FILE
+    if damage == "garbage":
+        path.write_bytes(b"not a numpy file")
+    else:
+        np.save(path, np.eye(3, dtype=np.float32))
+    with pytest.raises(IndexLoadError, match=r"damaged index .*run `linkrag index`"):
+        SearchIndex.load(tmp_path, settings, embedder=use)
+    repair = build_index(FakeSource(corpus()), tmp_path, settings, embedder=use)
+    assert repair.mode == "full" and "unreadable" in repair.reason
+    assert SearchIndex.load(tmp_path, settings, embedder=use).adapter is not None
