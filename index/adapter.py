@@ -50,10 +50,12 @@ def build_adapter(
     `previous` is the live version's adapter and how many passages were added or removed
     since: under `adapter_refit` of the corpus it is kept, so a small update stays fast.
     """
+    if not settings.adapter:
+        return None
     adapter, changed = previous
-    if settings.adapter and adapter is not None and changed <= settings.adapter_refit * len(chunks):
+    if adapter is not None and changed <= settings.adapter_refit * len(chunks):
         return adapter
-    pairs = training_pairs(chunks, settings.adapter_pairs) if settings.adapter else []
+    pairs = training_pairs(chunks, settings.adapter_pairs)
     if len(pairs) < settings.adapter_min_passages:
         return None
     queries = embed.texts([text for _, text in pairs], "probe")
@@ -74,7 +76,8 @@ def probe(chunk: Chunk) -> str | None:
     pieces: list[str] = []
     buffer = ""
     for part in _SPLIT.split(chunk.text):
-        buffer = f"{buffer} {part.strip()}".strip() if part and part.strip() else buffer
+        if part.strip():
+            buffer = f"{buffer} {part.strip()}".strip()
         if len(buffer) >= _PROBE_MIN_CHARS:
             pieces.append(buffer)
             buffer = ""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from index.adapter import QueryAdapter, build_adapter
+from index.adapter import build_adapter
 from index.cache import CACHE_FILE, CachedEmbedding, ChunkTexts, EmbeddingCache
 from index.chunking import chunk_article, embed_text, lexical_text
 from index.dense import chunk_key
@@ -182,7 +182,7 @@ def _write(build: _Build) -> tuple[str, Path, dict[str, Any], int]:
         plan = build.plan
         dense = dense_part(build.previous, plan.kept, plan.added, plan.removed, embed,
                            build.settings, sharder)  # fmt: skip
-        live = QueryAdapter.load(build.previous.folder, dense.dim) if build.previous else None
+        live = build.previous.adapter if build.previous else None
         adapter = build_adapter(plan.kept + plan.added, build.settings, embed, build.notify,
                                 (live, len(plan.added) + len(plan.removed)))  # fmt: skip
     with staging_folder(build.data_dir) as (version, staging):

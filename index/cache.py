@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 
@@ -119,23 +119,26 @@ def local_runner(embedder: Embedder, batch_size: int) -> MissRunner:
 
 
 def embed_missing(
-    chunks: Sequence[Chunk],
+    items: Sequence[Any],
     hashes: Sequence[str],
     embedder_id: str,
     cache: EmbeddingCache,
     runner: MissRunner,
     notify: ProgressFn,
+    text_of: Callable[[Any], str] = embed_text,
+    stage: str = "embed",
 ) -> int:
-    """Embed and cache the chunks whose text (hashes[i] is chunk i's) the cache lacks;
-    returns how many texts were embedded. The vectors go to the cache, not to the caller."""
-    rows = _misses(chunks, hashes, cache.missing(embedder_id, _unique(hashes)))
+    """Embed and cache the items (chunks, or plain texts with `text_of=str`) whose text
+    (hashes[i] is item i's) the cache lacks; returns how many texts were embedded. The
+    vectors go to the cache, not to the caller."""
+    rows = _misses(items, hashes, cache.missing(embedder_id, _unique(hashes)), text_of)
     missing = [hashes[row] for row in rows]
-    notify("embed", len(hashes) - len(missing), len(hashes))
+    notify(stage, len(hashes) - len(missing), len(hashes))
     done = 0
-    for batch, vectors in runner(missing, ChunkTexts(chunks, rows)) if missing else ():
+    for batch, vectors in runner(missing, ChunkTexts(items, rows, text_of)) if missing else ():
         cache.put_many(embedder_id, zip(batch, vectors, strict=True))
         done += len(batch)
-        notify("embed", len(hashes) - len(missing) + done, len(hashes))
+        notify(stage, len(hashes) - len(missing) + done, len(hashes))
     return len(missing)
 
 
@@ -144,8 +147,10 @@ def _unique(hashes: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(reversed(hashes)))
 
 
-def _misses(chunks: Sequence[Chunk], hashes: Sequence[str], missing: list[str]) -> list[int]:
-    """The first chunk of each missing text, shortest text first: similar lengths batched
+def _misses(
+    items: Sequence[Any], hashes: Sequence[str], missing: list[str], text_of: Callable[[Any], str]
+) -> list[int]:
+    """The first item of each missing text, shortest text first: similar lengths batched
     together waste less padding work in the encoder."""
     wanted = set(missing)
     first: dict[str, int] = {}
@@ -153,18 +158,19 @@ def _misses(chunks: Sequence[Chunk], hashes: Sequence[str], missing: list[str]) 
         if hashes[i] in wanted:
             first[hashes[i]] = i
     rows = [first[h] for h in missing]
-    return sorted(rows, key=lambda row: len(embed_text(chunks[row])))
+    return sorted(rows, key=lambda row: len(text_of(items[row])))
 
 
 class ChunkTexts(Sequence[str]):
     """The texts of some chunks, embedded (index/chunking.embed_text) or as BM25 sees them
-    (`text_of=lexical_text`), made when asked: all at once they cost ~1 KB a chunk."""
+    (`text_of=lexical_text`), made when asked: all at once they cost ~1 KB a chunk. Over
+    plain strings, `text_of=str` picks some of them."""
 
     def __init__(
         self,
-        chunks: Sequence[Chunk],
+        chunks: Sequence[Any],
         rows: list[int],
-        text_of: Callable[[Chunk], str] = embed_text,
+        text_of: Callable[[Any], str] = embed_text,
     ) -> None:
         self._chunks, self._rows, self._text_of = chunks, rows, text_of
 
@@ -213,22 +219,11 @@ class CachedEmbedding:
         return hashes
 
     def texts(self, texts: Sequence[str], stage: str) -> np.ndarray:
-        """Vectors of plain texts (not chunks) through the cache, misses embedded by the
-        runner shortest first; progress goes to `stage`. Not counted in `embedded`."""
+        """Vectors of plain texts (not chunks) through the cache, misses embedded by this
+        one's runner; progress goes to `stage`. Not counted in `embedded`."""
         hashes = [text_hash(text) for text in texts]
-        absent = set(self.cache.missing(self.embedder_id, _unique(hashes)))
-        first: dict[str, int] = {}
-        for i, key in enumerate(hashes):
-            if key in absent:
-                first.setdefault(key, i)
-        rows = sorted(first.values(), key=lambda i: len(texts[i]))
-        done = len(texts) - len(rows)
-        self.notify(stage, done, len(texts))
-        misses = [hashes[i] for i in rows], [texts[i] for i in rows]
-        for batch, vectors in self.runner(*misses) if rows else ():
-            self.cache.put_many(self.embedder_id, zip(batch, vectors, strict=True))
-            done += len(batch)
-            self.notify(stage, done, len(texts))
+        embed_missing(texts, hashes, self.embedder_id, self.cache, self.runner, self.notify,
+                      str, stage)  # fmt: skip
         return self.matrix(hashes)
 
     def read(self, hashes: Sequence[str]) -> Iterator[tuple[int, np.ndarray]]:

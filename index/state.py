@@ -81,6 +81,7 @@ class Previous:
     chunks: list[Chunk]
     tokens: TokenTable  # row i: the BM25 tokens of chunks[i]
     signatures: dict[int, str]
+    adapter: QueryAdapter | None = None  # kept by small updates (index/adapter.py)
 
     @property
     def dense_path(self) -> Path:
@@ -106,12 +107,12 @@ def load_previous(data_dir: Path, wanted: dict[str, Any]) -> tuple[Previous | No
         chunks = list(read_chunks(folder))
         tokens = TokenTable.of(read_tokens(folder))
         signatures = read_signatures(folder)
-        QueryAdapter.load(folder, int(meta.get("dim", 0)))  # a bad one: rebuild in full
+        adapter = QueryAdapter.load(folder, int(meta.get("dim", 0)))
     except (OSError, ValueError, TypeError) as exc:
         return None, f"the live index is unreadable ({exc})"
     if len(tokens) != len(chunks):
         return None, f"the live index is damaged ({len(tokens)} token rows, {len(chunks)} chunks)"
-    return Previous(folder.name, folder, chunks, tokens, signatures), ""
+    return Previous(folder.name, folder, chunks, tokens, signatures, adapter), ""
 
 
 def write_tokens(folder: Path, tokens: Iterable[list[str]]) -> None:
