@@ -30,9 +30,10 @@ from assistant.config import AbstentionSettings, AnswerSettings
 from assistant.llm import AnswerEvent
 from assistant.prompts import NEAREST_HEADING, ZH_SOURCES_NOTICE, question_language, reply
 from assistant.types import Answer
-from index import Hit
+from index import Hit, embed_text
 
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:(?:[-_.]|::)[A-Za-z0-9]+)*")
+# A name starts a word: "16x64" is a shape, and its tail "x64" is no name.
+_NAME = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9]*(?:(?:[-_.]|::)[A-Za-z0-9]+)*")
 _ALNUM = re.compile(r"[^0-9a-z]+")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _SENTENCE_END = ".?!。？！"
@@ -101,9 +102,8 @@ def _is_name(part: str) -> bool:
 
 
 def missing_terms(question: str, hits: list[Hit]) -> list[str]:
-    """Named terms of the question that occur in no hit (title, heading or text)."""
-    lowered = "\n".join(f"{h.chunk.title}\n{h.chunk.heading}\n{h.chunk.text}" for h in hits)
-    lowered = lowered.lower()
+    """Named terms of the question that occur in no hit (address, title, heading or text)."""
+    lowered = "\n".join(embed_text(h.chunk) for h in hits).lower()
     squashed = _ALNUM.sub("", lowered)
     return [t for t in named_terms(question) if not _present(t, lowered, squashed)]
 

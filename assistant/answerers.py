@@ -20,7 +20,7 @@ from assistant.prompts import question_language, reply
 from assistant.selection import Choice, Question, choose, question_terms
 from assistant.sentences import Sentence, candidate_sentences, command_lines, sentence_spans
 from assistant.types import Answer, Citation
-from index import Embedder, Glossary, Hit
+from index import Embedder, Glossary, Hit, embed_text
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def has_evidence(question: str, hits: list[Hit], min_similarity: float) -> bool:
     for hit in hits:
         if hit.dense < min_similarity * _RESCUE_SIMILARITY:
             continue
-        text = f"{hit.chunk.title}\n{hit.chunk.text}".lower()
+        text = embed_text(hit.chunk).lower()  # the address counts: `sglang/服务器启动参数.md`
         if jargon and all(term in text for term in jargon):
             return True
         if len(terms) >= 2 and _overlap(terms, text) >= _RESCUE_TERMS:

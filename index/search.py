@@ -110,21 +110,23 @@ class SearchIndex:
         )
 
     def corpus_text(self) -> str:
-        """Every chunk's title, heading and text, lowercased: "does the corpus name X?"."""
+        """Every chunk's address words, title, heading and text, lowercased: "does the
+        corpus name X?"."""
         if self._corpus is None:  # a benign race: two threads build the same string
-            parts = (f"{c.title}\n{c.heading}\n{c.text}" for c in self._chunks)
-            self._corpus = "\n".join(parts).lower()
+            self._corpus = "\n".join(map(embed_text, self._chunks)).lower()
         return self._corpus
 
     def article_text(self, article_id: int) -> str:
-        """One article's chunks (title, headings, text), lowercased: "does it name X?"."""
+        """One article's chunks as embedded (address words, title, headings, text),
+        lowercased: "does it name X?". The address counts: an article filed under
+        `megatron-deepspeed/microsoft/` is about Microsoft's fork even if its text never says so."""
         if self._rows_of_article is None:  # a benign race, as for corpus_text
             rows: dict[int, list[int]] = {}
             for row, chunk in enumerate(self._chunks):
                 rows.setdefault(chunk.article_id, []).append(row)
             self._rows_of_article = rows
         chunks = (self._chunks[row] for row in self._rows_of_article.get(article_id, []))
-        return "\n".join(f"{c.title}\n{c.heading}\n{c.text}" for c in chunks).lower()
+        return "\n".join(map(embed_text, chunks)).lower()
 
     @property
     def chunk_count(self) -> int:

@@ -23,6 +23,7 @@ from assistant.abstention import (
     retrievers_agree,
     signals,
 )
+from assistant.answerers import has_evidence
 from assistant.config import AbstentionSettings, LLMSettings
 from assistant.followup import expand, is_follow_up
 from assistant.prompts import NEAREST_HEADING, NO_ANSWER, ZH_SOURCES_NOTICE
@@ -70,6 +71,8 @@ def test_named_terms_skip_sentence_starts_and_plain_words() -> None:
         "Mamba", "HCCL_CONNECT_TIMEOUT"
     ]  # fmt: skip
     assert named_terms("Besides long-context tricks, what else?") == []
+    # Shapes are no names: "16x64" once gave "x64", which no passage spells alone.
+    assert named_terms("用 WMMA 读 16x64 半精度矩阵里的 16x16 小块") == ["WMMA"]
 
 
 def _hit(text: str, article: int, dense: float, lexical: float, rank: int = 1) -> Hit:
@@ -82,6 +85,19 @@ def test_missing_terms_tolerate_spacing_and_compounds() -> None:
     assert missing_terms("在 Llama3 上能快多少？", hits) == []
     assert missing_terms("How does multi-GPU training scale?", hits) == []
     assert missing_terms("KTO 和 DPO 有什么不同？", hits) == ["KTO", "DPO"]
+
+
+def test_an_articles_address_counts_as_naming_its_subject() -> None:
+    # The article lives under megatron-deepspeed/microsoft/ and under sglang/, but its
+    # text never says "Microsoft" or "SGLang"; the address is part of what it is about.
+    chunk = Chunk("c1", 1, "https://github.com/o/r/blob/main/microsoft/sglang/args.md",
+                  "args", "", "git_ds_info() 与 --schedule-policy 的说明。", 0, 9)  # fmt: skip
+    hits = [Hit(chunk, 1 / 61, 1, 0.2, 5.0)]
+    assert missing_terms("In Microsoft's fork, what does git_ds_info() do?", hits) == []
+    assert missing_terms("What does KServe's git_ds_info() do?", hits) == ["KServe"]
+    # jargon found in the passage or its address rescues a cosine of half the threshold
+    assert has_evidence("SGLang 的 `--schedule-policy` 有哪些取值？", hits, 0.3)
+    assert not has_evidence("vLLM 的 `--schedule-policy` 有哪些取值？", hits, 0.3)
 
 
 def test_retrievers_agree_when_both_rank_the_top_article_best() -> None:
