@@ -21,6 +21,8 @@ ONE_WAY = "en-only"  # third glossary column: the term expands English queries o
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
+# Code is in no natural language: `a.b()`, HCCL_X, cg::this_grid, torch.compile.
+_CODE = re.compile(r"`[^`]*`|[\w.:()]*(?:_|::|\(\)|[A-Za-z]\.[A-Za-z])[\w.:()]*")
 # Greetings, thanks and questions about the assistant itself, after trimming punctuation
 # and a trailing particle. Whole-message matches only: "hi, what is LoRA?" is a question.
 _SMALL_TALK = re.compile(
@@ -41,10 +43,12 @@ def query_language(text: str) -> Language:
     """ "zh" when the text is mostly Chinese, else "en".
 
     Ideographs count three times a Latin letter, because mixed questions such as
-    "ZeRO-3 怎么切分参数？" are Chinese questions about English terms.
+    "ZeRO-3 怎么切分参数？" are Chinese questions about English terms. Code spans and
+    identifiers do not count: "`cooperative_groups::this_grid().block_rank()` 在批量规约
+    kernel 里用来做什么？" is a Chinese question.
     """
     cjk = len(_CJK.findall(text))
-    latin = len(_LATIN.findall(text))
+    latin = len(_LATIN.findall(_CODE.sub(" ", text)))
     return "zh" if cjk and cjk * 3 >= latin else "en"
 
 

@@ -21,6 +21,11 @@ from index.types import Chunk
         ("ZeRO-3 怎么切分参数？", "zh"),  # a Chinese question about an English term
         ("CUDA_VISIBLE_DEVICES", "en"),
         ("", "en"),
+        # identifiers and code spans are in no language: the question's words decide
+        ("`cooperative_groups::this_grid().block_rank()` 在批量规约 kernel 里用来做什么？", "zh"),
+        ("torch.compile 和 CUDA Graph 一起用要注意什么", "zh"),
+        ("What does `torch.library.opcheck` check?", "en"),
+        ("In the torch.compile tutorial, what is a graph break?", "en"),
     ],
 )
 def test_query_language(text: str, language: str) -> None:
