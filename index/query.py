@@ -21,8 +21,7 @@ ONE_WAY = "en-only"  # third glossary column: the term expands English queries o
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
-# Code is in no natural language: `a.b()`, HCCL_X, cg::this_grid, torch.compile.
-_CODE = re.compile(r"`[^`]*`|[\w.:()]*(?:_|::|\(\)|[A-Za-z]\.[A-Za-z])[\w.:()]*")
+_CODE_SPAN = re.compile(r"`[^`]*`")
 # Greetings, thanks and questions about the assistant itself, after trimming punctuation
 # and a trailing particle. Whole-message matches only: "hi, what is LoRA?" is a question.
 _SMALL_TALK = re.compile(
@@ -48,7 +47,9 @@ def query_language(text: str) -> Language:
     kernel 里用来做什么？" is a Chinese question.
     """
     cjk = len(_CJK.findall(text))
-    latin = len(_LATIN.findall(_CODE.sub(" ", text)))
+    prose = _CODE_SPAN.sub(" ", text)
+    prose = _CODE_WORD.sub(lambda m: " " if _is_identifier(m.group()) else m.group(), prose)
+    latin = len(_LATIN.findall(prose))
     return "zh" if cjk and cjk * 3 >= latin else "en"
 
 
@@ -190,10 +191,14 @@ def identifiers(query: str) -> tuple[str, ...]:
     `torch.library.opcheck`, `a::b`, `--cache-max-entry-count`; no repeats."""
     found: dict[str, None] = {}
     for match in _CODE_WORD.finditer(query):
-        word = match.group()
-        if word.startswith("--") or "_" in word or "::" in word or _dotted(word):
-            found.setdefault(word.lower(), None)
+        if _is_identifier(match.group()):
+            found.setdefault(match.group().lower(), None)
     return tuple(found)
+
+
+def _is_identifier(word: str) -> bool:
+    """A `_CODE_WORD` match that is code: snake_case, a :: or dotted path, or a --flag."""
+    return word.startswith("--") or "_" in word or "::" in word or _dotted(word)
 
 
 def _dotted(word: str) -> bool:
